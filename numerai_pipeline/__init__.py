@@ -1,0 +1,3 @@
+"""numerai-pipeline: an orchestrated end-to-end ML pipeline for the Numerai tournament."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,92 @@
+"""Era bookkeeping: which eras exist, how many rows they hold, which are labeled, subsampling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from numerai_pipeline.data.schema import DATA_TYPE_COL, ERA_COL, TARGET_COL, DatasetError
+
+
+def era_sort_key(era: str) -> tuple[int, str]:
+    """Order eras numerically ("0002" < "0010"); non-numeric labels such as "X" sort last."""
+    return (int(era), era) if str(era).isdigit() else (10**9, str(era))
+
+
+def normalize_era_labels(eras: np.ndarray) -> np.ndarray:
+    """Era labels as Numerai writes them: numbers zero-padded to 4 digits ("7" -> "0007")."""
+    labels, inverse = np.unique(eras.astype(str), return_inverse=True)
+    padded = np.array([e.zfill(4) if e.isdigit() else e for e in labels], dtype=object)
+    return padded[inverse]
+
+
+def sorted_eras(eras: Sequence[str]) -> list[str]:
+    """Unique eras in chronological order."""
+    return sorted({str(e) for e in eras}, key=era_sort_key)
+
+
+def _era_counts(path: Path, default_type: str) -> pd.DataFrame:
+    """Rows and labeled rows per (era, data_type), reading only era/data_type/target."""
+    schema_names = set(pq.read_schema(path).names)
+    columns = [c for c in (ERA_COL, DATA_TYPE_COL, TARGET_COL) if c in schema_names]
+    table = pq.read_table(path, columns=columns)
+    era = normalize_era_labels(pc.cast(table[ERA_COL], "string").to_numpy(zero_copy_only=False))
+    dtype = (
+        table[DATA_TYPE_COL].to_numpy(zero_copy_only=False)
+        if DATA_TYPE_COL in schema_names
+        else np.full(len(era), default_type, dtype=object)
+    )
+    labeled = (
+        table[TARGET_COL].is_valid().to_numpy(zero_copy_only=False)
+        & ~np.isnan(table[TARGET_COL].to_numpy(zero_copy_only=False).astype("float32"))
+        if TARGET_COL in schema_names
+        else np.zeros(len(era), dtype=bool)
+    )
+    frame = pd.DataFrame({ERA_COL: era, DATA_TYPE_COL: dtype, "labeled": labeled})
+    return (
+        frame.groupby([ERA_COL, DATA_TYPE_COL], sort=False)
+        .agg(n_rows=("labeled", "size"), n_labeled=("labeled", "sum"))
+        .reset_index()
+    )
+
+
+def build_era_index(train: Path, validation: Path, live: Path) -> pd.DataFrame:
+    """One row per (era, data_type): `n_rows`, `n_labeled`, in chronological order."""
+    parts = [
+        _era_counts(path, kind)
+        for path, kind in ((train, "train"), (validation, "validation"), (live, "live"))
+    ]
+    index = pd.concat(parts, ignore_index=True)
+    index["n_labeled"] = index["n_labeled"].astype("int64")
+    order = sorted(range(len(index)), key=lambda i: era_sort_key(index.loc[i, ERA_COL]))
+    index = index.loc[order].reset_index(drop=True)
+    labeled = index[index[DATA_TYPE_COL] != "live"]
+    if labeled["n_labeled"].sum() == 0:
+        raise DatasetError(
+            "no labeled rows in train/validation: every main `target` is NaN; "
+            "check that the files are Numerai training data and not live data"
+        )
+    return index
+
+
+def labeled_eras(era_index: pd.DataFrame, min_rows: int = 2) -> list[str]:
+    """Eras of train/validation data with at least `min_rows` labeled rows, chronological."""
+    rows = era_index[(era_index[DATA_TYPE_COL] != "live") & (era_index["n_labeled"] >= min_rows)]
+    return sorted_eras(rows[ERA_COL].tolist())
+
+
+def subsample_eras(eras: Sequence[str], every_nth: int = 1) -> list[str]:
+    """Every `every_nth` era counting back from the latest, so the most recent era is always kept.
+
+    Numerai's targets overlap neighbouring eras; keeping every 4th era cuts memory and
+    near-duplicate rows at little cost (Numerai's example scripts do the same).
+    """
+    if every_nth < 1:
+        raise ValueError(f"every_nth must be >= 1, got {every_nth}")
+    ordered = sorted_eras(eras)
+    return ordered[::-1][::every_nth][::-1]

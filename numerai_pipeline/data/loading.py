@@ -1,0 +1,228 @@
+"""Read Numerai dataset files with pyarrow: only the needed columns and eras, features as int8."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from numerai_pipeline.data.schema import (
+    DATA_TYPE_COL,
+    ERA_COL,
+    FEATURE_PREFIX,
+    ID_COL,
+    MISSING_FEATURE,
+    TARGET_COL,
+    TARGET_PREFIX,
+    DatasetError,
+)
+
+_BATCH_BYTES = 64 * 2**20
+"""Rough size of one scanned record batch; bounds the Arrow memory held while converting."""
+_BIN_TOLERANCE = 1e-3
+
+
+def read_features_json(path: Path) -> dict:
+    """Numerai's features.json: a dict with `feature_sets` and `targets`."""
+    try:
+        meta = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(
+            f"cannot read {path}: {exc}; delete it and download/regenerate the dataset"
+        ) from exc
+    if not isinstance(meta, dict) or not {"feature_sets", "targets"} <= meta.keys():
+        raise DatasetError(
+            f"{path} is not Numerai's features.json (needs keys 'feature_sets' and 'targets'); "
+            "delete it and download/regenerate the dataset"
+        )
+    return meta
+
+
+def corrupt_file_error(path: Path, exc: BaseException) -> DatasetError:
+    """The DatasetError for a parquet file that cannot be read."""
+    reason = " ".join(str(exc).split())
+    return DatasetError(
+        f"{path} is not a readable parquet file (corrupt or truncated: {reason}); "
+        "delete it and download/regenerate it"
+    )
+
+
+def open_parquet(path: Path) -> pq.ParquetFile:
+    """Open a parquet file (reads only the footer); DatasetError if missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path} does not exist; download or generate the dataset first")
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise corrupt_file_error(path, exc) from exc
+
+
+def parquet_columns(path: Path) -> list[str]:
+    """Column names in the file's schema (including the `id` index) without reading data."""
+    with open_parquet(path) as pf:
+        return list(pf.schema_arrow.names)
+
+
+def feature_codes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Feature values as int8 bins 0..4 (MISSING_FEATURE for NaN/null) and a mask of bad values.
+
+    Integers are taken as bins (-1 as missing). Floats are Numerai's legacy scale
+    {0, .25, .5, .75, 1} (become round(x * 4)) unless a value exceeds 1: then they are int bins
+    stored as floats, as pandas writes an int8 column that picked up NaN. Any other type is all
+    bad. Bad entries are set to MISSING_FEATURE.
+    """
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if pa.types.is_integer(array.type):
+        values = pc.fill_null(array, MISSING_FEATURE).to_numpy()
+        bad = (values < MISSING_FEATURE) | (values > 4)
+    elif pa.types.is_floating(array.type):
+        raw = array.to_numpy(zero_copy_only=False)
+        nan = np.isnan(raw)
+        scaled = raw if np.nanmax(raw, initial=0.0) > 1 else raw * 4
+        values = np.rint(scaled)
+        bad = ~nan & ((np.abs(scaled - values) > _BIN_TOLERANCE) | (values < 0) | (values > 4))
+        values[nan] = MISSING_FEATURE
+    else:  # not numeric: every value is bad
+        bad = np.ones(len(array), dtype=bool)
+        values = np.full(len(array), MISSING_FEATURE)
+    codes = values.astype(np.int8)
+    codes[bad] = MISSING_FEATURE
+    return codes, bad
+
+
+def era_strings(array: pa.Array) -> pa.Array:
+    """Labels (era, data_type) as strings; integer eras become zero-padded strings ("0001")."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if pa.types.is_integer(array.type):
+        return pc.utf8_lpad(pc.cast(array, pa.string()), 4, "0")
+    return pc.cast(array, pa.string())
+
+
+def _is_target(name: str) -> bool:
+    return name == TARGET_COL or name.startswith(TARGET_PREFIX + "_")
+
+
+def _era_filter_values(era_type: pa.DataType, eras: Sequence[str]) -> list:
+    """Requested era labels in the file's storage type (integer eras: "0007" -> 7)."""
+    if pa.types.is_dictionary(era_type):
+        era_type = era_type.value_type
+    if pa.types.is_integer(era_type):
+        return [int(e) for e in eras if str(e).isdigit()]
+    return [str(e) for e in eras]
+
+
+def _bad_value_error(path: Path, column: str, raw: pa.Array, bad: np.ndarray) -> DatasetError:
+    example = raw.take(pa.array(np.flatnonzero(bad)[:1]))[0].as_py()
+    return DatasetError(
+        f"{path}: column {column!r} has {int(bad.sum())} values that are not feature bins "
+        f"(e.g. {example!r}; expected integers 0..4, or floats in {{0, .25, .5, .75, 1}}, or NaN); "
+        "the file is not in Numerai's format: delete it and download/regenerate it"
+    )
+
+
+def read_numerai_parquet(
+    path: Path,
+    columns: Sequence[str] | None = None,
+    eras: Sequence[str] | None = None,
+    data_types: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Read a Numerai parquet file: requested columns (all when None) plus `era`/`data_type`.
+
+    Eras and data types are filtered with pyarrow (row groups outside them are skipped).
+    Returns a frame indexed by `id` with `era`/`data_type` as str, then the feature columns
+    (int8 bins 0..4, MISSING_FEATURE for NaN), the target columns (float32) and any other
+    requested column, converted batch by batch so no float frame of all features is built.
+    """
+    path = Path(path)
+    with open_parquet(path) as pf:
+        schema = pf.schema_arrow
+    names = schema.names
+    if ID_COL not in names:
+        raise DatasetError(
+            f"{path} has no {ID_COL!r} column or index; Numerai files are indexed by id: "
+            "delete it and download/regenerate it"
+        )
+    wanted = list(dict.fromkeys(names if columns is None else columns))
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        raise DatasetError(
+            f"{len(missing)} requested columns are not in {path}: {', '.join(missing[:5])}"
+            f"{' ...' if len(missing) > 5 else ''}; check the feature set/targets against "
+            "the file's data version (or regenerate the file)"
+        )
+    leading = [c for c in (ERA_COL, DATA_TYPE_COL) if c in names]
+    rest = [c for c in wanted if c not in (ID_COL, *leading)]
+    features = [c for c in rest if c.startswith(FEATURE_PREFIX)]
+    targets = [c for c in rest if _is_target(c)]
+    others = [c for c in rest if c not in features and c not in targets]
+
+    expr = None
+    for column, values in ((ERA_COL, eras), (DATA_TYPE_COL, data_types)):
+        if values is None:
+            continue
+        if column not in names:
+            raise DatasetError(f"{path} has no {column!r} column to filter on; drop that filter")
+        if column == ERA_COL:
+            values = _era_filter_values(schema.field(ERA_COL).type, values)
+        clause = pc.field(column).isin(list(values))
+        expr = clause if expr is None else expr & clause
+
+    read_cols = [ID_COL, *leading, *features, *targets, *others]
+    batch_rows = int(np.clip(_BATCH_BYTES // (len(read_cols) * 4), 1_024, 131_072))
+    try:
+        dataset = ds.dataset(path, format="parquet")
+        n_rows = dataset.count_rows(filter=expr)
+        feats = np.empty((len(features), n_rows), dtype=np.int8)
+        targs = np.empty((len(targets), n_rows), dtype=np.float32)
+        chunks: dict[str, list[pa.Array]] = {c: [] for c in [ID_COL, *leading, *others]}
+        scanner = dataset.scanner(
+            columns=read_cols,
+            filter=expr,
+            batch_size=batch_rows,
+            batch_readahead=1,
+            fragment_readahead=1,
+        )
+        start = 0
+        for batch in scanner.to_batches():
+            stop = start + batch.num_rows
+            for i, name in enumerate(features):
+                raw = batch.column(name)
+                feats[i, start:stop], bad = feature_codes(raw)
+                if bad.any():
+                    raise _bad_value_error(path, name, raw, bad)
+            for i, name in enumerate(targets):
+                targs[i, start:stop] = pc.cast(batch.column(name), pa.float32()).to_numpy(
+                    zero_copy_only=False
+                )
+            for name, parts in chunks.items():
+                parts.append(batch.column(name))
+            start = stop
+    except (pa.ArrowException, OSError) as exc:
+        raise corrupt_file_error(path, exc) from exc
+
+    def combined(name: str) -> pa.Array:
+        array = pa.chunked_array(chunks[name], type=schema.field(name).type).combine_chunks()
+        return era_strings(array) if name in leading else array
+
+    index = pd.Index(combined(ID_COL).cast(pa.string()).to_pandas(), name=ID_COL)
+    parts = [
+        pd.DataFrame({c: combined(c).to_numpy(zero_copy_only=False) for c in leading}, index=index),
+        pd.DataFrame(feats.T, index=index, columns=features, copy=False),
+        pd.DataFrame(targs.T, index=index, columns=targets, copy=False),
+        pd.DataFrame({c: combined(c).to_numpy(zero_copy_only=False) for c in others}, index=index),
+    ]
+    return pd.concat(parts, axis=1, copy=False)

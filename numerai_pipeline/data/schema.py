@@ -1,0 +1,47 @@
+"""Column conventions of Numerai's dataset files and the error every bad input raises."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+ID_COL = "id"
+ERA_COL = "era"
+DATA_TYPE_COL = "data_type"
+TARGET_COL = "target"
+FEATURE_PREFIX = "feature_"
+TARGET_PREFIX = "target"
+META_MODEL_COL = "numerai_meta_model"
+
+FEATURE_DTYPE = "int8"
+TARGET_DTYPE = "float32"
+FEATURE_VALUES = (0, 1, 2, 3, 4)
+MISSING_FEATURE = -1
+"""int8 sentinel for a feature value that is NaN in the source file (Numerai itself stores 2)."""
+
+SUPPORTED_VERSIONS = ("v4.3", "v5.0", "v5.1", "v5.2")
+DATA_TYPES = ("train", "validation", "live")
+
+
+class DatasetError(ValueError):
+    """A dataset file or frame is unusable; the message says what is wrong and what to do."""
+
+
+def feature_columns(columns: Iterable[str]) -> list[str]:
+    """Feature column names in file order."""
+    return [c for c in columns if c.startswith(FEATURE_PREFIX)]
+
+
+def target_columns(columns: Iterable[str]) -> list[str]:
+    """Target column names (main `target` first, then auxiliary targets in file order)."""
+    cols = [c for c in columns if c == TARGET_COL or c.startswith(TARGET_PREFIX + "_")]
+    return sorted(cols, key=lambda c: c != TARGET_COL)
+
+
+def validate_version(version: str) -> str:
+    """Return `version` if the pipeline knows it, else raise a DatasetError naming the choices."""
+    if version not in SUPPORTED_VERSIONS:
+        raise DatasetError(
+            f"unknown Numerai data version {version!r}; set NUMERAI_DATA_VERSION to one of "
+            f"{', '.join(SUPPORTED_VERSIONS)}"
+        )
+    return version

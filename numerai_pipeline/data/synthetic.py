@@ -1,0 +1,417 @@
+"""A deterministic synthetic Numerai dataset: same files, schema and quirks, with a planted signal.
+
+Per era, each feature group has a latent factor; a feature is its group factor plus noise, cut
+into five equal per-era bins (int8 0..4). The noise-free signal is a function of the binned
+features: a linear part (one weight flips sign between regimes, one drifts), an interaction, an
+|x - 2| term, and a transient part whose weights are a moving sum of 4 weekly innovations (so
+consecutive eras share them, like overlapping 20-day targets: training up to a scored era leaks).
+Targets add noise and are cut into Numerai's 5 bins (5/20/50/20/5%). Generation is era by era,
+written with ParquetWriter, so no frame of all rows x features is ever built.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from numerai_pipeline.data.schema import (
+    DATA_TYPE_COL,
+    ERA_COL,
+    FEATURE_PREFIX,
+    ID_COL,
+    META_MODEL_COL,
+    TARGET_COL,
+    DatasetError,
+    validate_version,
+)
+
+SIGNAL_COL = "signal"
+PREDICTION_COL = "prediction"
+SYNTHETIC_FILES = (
+    "train.parquet",
+    "validation.parquet",
+    "live.parquet",
+    "features.json",
+    "meta_model.parquet",
+    "live_example_preds.parquet",
+    "synthetic_signal.parquet",
+)
+GROUP_NAMES = (
+    "intelligence",
+    "charisma",
+    "strength",
+    "dexterity",
+    "constitution",
+    "wisdom",
+    "agility",
+    "serenity",
+    "sunshine",
+    "rain",
+    "midnight",
+)
+AUX_NAMES = (
+    "agnes",
+    "claudia",
+    "cyrusd",
+    "victor",
+    "ralph",
+    "waldo",
+    "jeremy",
+    "teager",
+    "alpha",
+    "bravo",
+    "caroline",
+    "echo",
+    "jasper",
+    "rowan",
+    "sam",
+    "xerxes",
+)
+MAIN_AUX = "cyrusd"
+"""Numerai's main `target` is a copy of `target_cyrusd_20`."""
+TARGET_BIN_SHARES = (0.05, 0.20, 0.50, 0.20, 0.05)
+_ADJECTIVES = (  # noqa: SIM905
+    "abashed agile amber arid ashen balmy bashful bitter bleak brisk burly calm canny chalky "
+    "civic coy crisp dapper dusky eager earthy fervid fickle frosty gaudy glum hardy hazy "
+    "jaunty keen lanky lofty lucid mellow misty nimble oblique opaque placid plucky quaint "
+    "rustic sallow shrewd snug somber stark sultry tawny terse vapid wary wily zesty"
+).split()
+_NOUNS = (  # noqa: SIM905
+    "abbot anvil badger beacon bramble canopy cobbler dervish ember falcon ferret gable "
+    "garnet harbor heron ingot jackal juniper kestrel lantern ledger magpie marten nomad "
+    "oracle otter parapet pilgrim quarry quiver raven rampart sable saddle tallow thicket "
+    "umber vessel vintner walrus warden yeoman zealot zephyr"
+).split()
+
+
+@dataclass(frozen=True)
+class SyntheticPreset:
+    """Size and shape of a synthetic dataset."""
+
+    n_train_eras: int
+    n_validation_eras: int
+    rows_per_era: int
+    n_features: int
+    n_feature_groups: int
+    n_aux_targets: int = 8
+    """Auxiliary target names; each gives a `_20` and a `_60` column."""
+    eras_per_row_group: int = 10
+    unresolved_eras_20: int = 2
+    """Latest validation eras whose 20-day targets (`target` included) are NaN."""
+    unresolved_eras_60: int = 4
+    """Latest validation eras whose 60-day targets are NaN."""
+    signal_corr: float = 0.06
+    """Pearson correlation of the noise-free signal with the target's latent, per era."""
+
+
+PRESETS: dict[str, SyntheticPreset] = {
+    "tiny": SyntheticPreset(40, 16, 60, 24, 4, eras_per_row_group=4),
+    "demo": SyntheticPreset(200, 60, 1_500, 120, 10, eras_per_row_group=20),
+    "large": SyntheticPreset(400, 100, 5_000, 600, 11, eras_per_row_group=10),
+}
+
+_REGIME_ERAS = 60
+_DRIFT_PERIOD = 150
+_TRANSIENT_WINDOW = 4
+_AUX_NAN_SHARE = 0.02
+_MISSING_ERA_SHARE = 0.1
+
+
+def resolve_preset(preset: str | SyntheticPreset) -> SyntheticPreset:
+    """A preset by name (or the preset itself); DatasetError naming the presets if unknown."""
+    if isinstance(preset, SyntheticPreset):
+        return preset
+    if preset not in PRESETS:
+        raise DatasetError(
+            f"unknown synthetic preset {preset!r}; set NUMERAI_SYNTHETIC_PRESET to one of "
+            f"{', '.join(PRESETS)}"
+        )
+    return PRESETS[preset]
+
+
+def is_complete(version_dir: Path) -> bool:
+    """Whether a synthetic version folder holds every file the generator writes."""
+    return all((Path(version_dir) / name).is_file() for name in SYNTHETIC_FILES)
+
+
+def era_label(number: int) -> str:
+    """Numerai's era label: "0001" for era 1."""
+    return f"{number:04d}"
+
+
+def _feature_names(rng: np.random.Generator, n: int) -> list[str]:
+    names: dict[str, None] = {}
+    while len(names) < n:
+        a, b = rng.choice(len(_ADJECTIVES), size=2, replace=False)
+        noun = rng.integers(len(_NOUNS))
+        names[f"{FEATURE_PREFIX}{_ADJECTIVES[a]}_{_ADJECTIVES[b]}_{_NOUNS[noun]}"] = None
+    return list(names)
+
+
+def _standardize(x: np.ndarray) -> np.ndarray:
+    std = x.std()
+    return (x - x.mean()) / (std if std > 0 else 1.0)
+
+
+def _equal_bins(latent: np.ndarray) -> np.ndarray:
+    """Five equal bins (0..4, int8) of each row of a (features, n) latent."""
+    n = latent.shape[1]
+    codes = ((np.arange(n) * 5) // n).astype(np.int8)
+    bins = np.empty(latent.shape, dtype=np.int8)
+    np.put_along_axis(bins, np.argsort(latent, axis=1), codes[None, :], axis=1)
+    return bins
+
+
+def _target_bins(latent: np.ndarray) -> np.ndarray:
+    """Numerai's 5 target bins {0, .25, .5, .75, 1} with shares 5/20/50/20/5% (float32)."""
+    n = latent.shape[0]
+    cuts = np.cumsum(TARGET_BIN_SHARES)[:-1] * n
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[np.argsort(latent)] = np.arange(n)
+    return (np.searchsorted(cuts, ranks, side="right") / 4).astype(np.float32)
+
+
+def _uniform_ranks(x: np.ndarray) -> np.ndarray:
+    """Per-era ranks mapped into (0, 1) (float32), like a submitted prediction."""
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[np.argsort(x)] = np.arange(len(x))
+    return ((ranks + 0.5) / len(x)).astype(np.float32)
+
+
+def _ids(counter_start: int, n: int, key: int) -> list[str]:
+    """Unique ids "n" + 15 hex chars: a keyed bijection of a running row counter (60 bits)."""
+    mask = np.uint64((1 << 60) - 1)
+    x = np.arange(counter_start, counter_start + n, dtype=np.uint64)
+    x = ((x + np.uint64(key)) * np.uint64(0x9E3779B97F4A7C15)) & mask
+    x ^= x >> np.uint64(29)
+    x = (x * np.uint64(0xBF58476D1CE4E5B9)) & mask
+    x ^= x >> np.uint64(32)
+    return [f"n{v:015x}" for v in x.tolist()]
+
+
+class _Planted:
+    """Global parameters of one synthetic dataset (everything but the per-era draws)."""
+
+    def __init__(self, spec: SyntheticPreset, seed: int) -> None:
+        if not 1 <= spec.n_feature_groups <= len(GROUP_NAMES):
+            raise DatasetError(f"n_feature_groups must be 1..{len(GROUP_NAMES)}")
+        if not 1 <= spec.n_aux_targets <= len(AUX_NAMES) or spec.n_features < 16:
+            raise DatasetError(f"need 1..{len(AUX_NAMES)} aux targets and >= 16 features")
+        rng = np.random.default_rng([seed, 1])
+        self.spec, self.seed = spec, seed
+        n_f, n_g = spec.n_features, spec.n_feature_groups
+        self.features = _feature_names(rng, n_f)
+        self.group_of = rng.permutation(np.arange(n_f) % n_g)
+        self.loading = rng.uniform(0.4, 0.9, n_f).astype(np.float32)
+        n_eras = spec.n_train_eras + spec.n_validation_eras + 1
+        self.rows = np.rint(spec.rows_per_era * rng.uniform(0.85, 1.15, n_eras)).astype(int)
+        self.row_offset = np.concatenate([[0], np.cumsum(self.rows)])
+        self.id_key = int(rng.integers(1 << 60))
+        chosen = rng.choice(n_f, size=16, replace=False)
+        self.linear, self.inter, self.absdev, self.transient = (
+            chosen[:6],
+            chosen[6:8],
+            chosen[8],
+            chosen[9:16],
+        )
+        self.linear_w = rng.uniform(0.5, 1.0, 6) * rng.choice([-1.0, 1.0], 6)
+        self.innovations = 0.25 * rng.standard_normal((n_eras + _TRANSIENT_WINDOW, 7))
+        missing = rng.choice(n_f, size=max(2, n_f // 20), replace=False)
+        self.missing = np.zeros((n_eras, n_f), dtype=bool)
+        self.missing[:, missing] = rng.random((n_eras, len(missing))) < _MISSING_ERA_SHARE
+        self.aux = list(AUX_NAMES[: spec.n_aux_targets])
+        if MAIN_AUX not in self.aux:
+            self.aux[-1] = MAIN_AUX
+        self.aux_features = [rng.choice(n_f, size=4, replace=False) for _ in self.aux]
+        self.aux_weights = [rng.standard_normal(4) for _ in self.aux]
+        self.aux_share = rng.uniform(0.4, 0.9, len(self.aux))
+        self.aux_noise_corr = rng.uniform(0.3, 0.7, len(self.aux))
+        self.targets = [TARGET_COL] + [f"target_{a}_{d}" for a in self.aux for d in (20, 60)]
+        self.k = spec.signal_corr / math.sqrt(1 - spec.signal_corr**2)
+        sets_rng = np.random.default_rng([seed, 2])
+        small = set(self.linear[:3]) | set(sets_rng.choice(n_f, max(5, n_f // 12), replace=False))
+        medium = small | set(sets_rng.choice(n_f, n_f // 2, replace=False))
+        self.feature_sets = {
+            "small": [f for i, f in enumerate(self.features) if i in small],
+            "medium": [f for i, f in enumerate(self.features) if i in medium],
+            "all": list(self.features),
+        }
+        for g in range(n_g):
+            self.feature_sets[GROUP_NAMES[g]] = [
+                f for f, grp in zip(self.features, self.group_of, strict=True) if grp == g
+            ]
+
+    def era(self, number: int) -> dict[str, np.ndarray]:
+        """Features (features, n) int8, signal, stable signal and target columns of one era."""
+        spec, n = self.spec, int(self.rows[number - 1])
+        rng = np.random.default_rng([self.seed, 3, number])
+        factors = rng.standard_normal((spec.n_feature_groups, n), dtype=np.float32)
+        noise = rng.standard_normal((spec.n_features, n), dtype=np.float32)
+        load = self.loading[:, None]
+        features = _equal_bins(load * factors[self.group_of] + np.sqrt(1 - load**2) * noise)
+        features[self.missing[number - 1]] = 2
+        c = (features.astype(np.float32) - 2) / np.float32(math.sqrt(2))
+
+        w = self.linear_w.copy()
+        w[0] *= 1 if ((number - 1) // _REGIME_ERAS) % 2 == 0 else -1
+        w[1] *= 1 + 0.8 * math.cos(2 * math.pi * number / _DRIFT_PERIOD)
+        stable = (
+            w @ c[self.linear]
+            + 0.6 * c[self.inter[0]] * c[self.inter[1]]
+            + 0.6 * (np.abs(features[self.absdev] - 2) - 1.2) / 0.75
+        )
+        transient_w = self.innovations[number - 1 : number - 1 + _TRANSIENT_WINDOW].sum(axis=0)
+        signal = _standardize(stable + transient_w @ c[self.transient])
+
+        main_noise = rng.standard_normal(n)
+        targets = {TARGET_COL: _target_bins(self.k * signal + main_noise)}
+        nan_rows = rng.random(n) < _AUX_NAN_SHARE
+        for j, name in enumerate(self.aux):
+            own = _standardize(self.aux_weights[j] @ c[self.aux_features[j]])
+            share = self.aux_share[j]
+            aux_signal = _standardize(share * signal + math.sqrt(1 - share**2) * own)
+            r = self.aux_noise_corr[j]
+            noise_20 = r * main_noise + math.sqrt(1 - r**2) * rng.standard_normal(n)
+            noise_60 = 0.6 * noise_20 + 0.8 * rng.standard_normal(n)
+            if name == MAIN_AUX:
+                t20 = targets[TARGET_COL]
+            else:
+                t20 = _target_bins(self.k * aux_signal + noise_20)
+            t60 = _target_bins(0.8 * self.k * aux_signal + noise_60)
+            if j % 2 and name != MAIN_AUX:  # every other aux target has missing rows
+                t20[nan_rows] = np.nan
+                t60[nan_rows] = np.nan
+            targets[f"target_{name}_20"], targets[f"target_{name}_60"] = t20, t60
+        meta = _uniform_ranks(_standardize(stable) + 1.2 * rng.standard_normal(n))
+        return {"features": features, "signal": signal, "meta": meta, **targets}
+
+
+class _Sink:
+    """A ParquetWriter that writes one row group per `eras_per_group` era tables."""
+
+    def __init__(self, path: Path, schema: pa.Schema, eras_per_group: int) -> None:
+        self.writer = pq.ParquetWriter(path, schema)
+        self.schema, self.eras_per_group, self.pending = schema, eras_per_group, []
+
+    def add(self, columns: dict[str, pa.Array | np.ndarray]) -> None:
+        self.pending.append(pa.table(columns, schema=self.schema))
+        if len(self.pending) >= self.eras_per_group:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            table = pa.concat_tables(self.pending)
+            self.writer.write_table(table, row_group_size=max(1, table.num_rows))
+            self.pending = []
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+
+def _schema(columns: dict[str, str]) -> pa.Schema:
+    """Arrow schema with pandas metadata making `id` the index (as in Numerai's files)."""
+    sample = pd.DataFrame(
+        {
+            c: np.array(["x"], dtype=object) if d == "str" else np.zeros(1, dtype=d)
+            for c, d in columns.items()
+        },
+        index=pd.Index(["x"], name=ID_COL),
+    )
+    return pa.Schema.from_pandas(sample, preserve_index=True)
+
+
+def _write_dataset(out: Path, spec: SyntheticPreset, seed: int) -> None:
+    model = _Planted(spec, seed)
+    data_cols = {ERA_COL: "str", DATA_TYPE_COL: "str"}
+    data_cols |= {f: "int8" for f in model.features}
+    data_cols |= {t: "float32" for t in model.targets}
+    data_schema = _schema(data_cols)
+    per_group = spec.eras_per_row_group
+    sinks = {
+        kind: _Sink(out / f"{kind}.parquet", data_schema, per_group)
+        for kind in ("train", "validation", "live")
+    }
+    signal_sink = _Sink(
+        out / "synthetic_signal.parquet",
+        _schema({ERA_COL: "str", SIGNAL_COL: "float32"}),
+        per_group,
+    )
+    meta_sink = _Sink(
+        out / "meta_model.parquet", _schema({ERA_COL: "str", META_MODEL_COL: "float32"}), per_group
+    )
+    last_validation = spec.n_train_eras + spec.n_validation_eras
+    for number in range(1, last_validation + 2):
+        era = model.era(number)
+        n = len(era["signal"])
+        kind = (
+            "train"
+            if number <= spec.n_train_eras
+            else "validation"
+            if number <= last_validation
+            else "live"
+        )
+        ids = pa.array(_ids(int(model.row_offset[number - 1]), n, model.id_key), pa.string())
+        label = pa.array([era_label(number)] * n, pa.string())
+        age = last_validation - number
+        for target in model.targets:
+            if kind == "live" or (
+                kind == "validation"
+                and age
+                < (spec.unresolved_eras_60 if target.endswith("_60") else spec.unresolved_eras_20)
+            ):
+                era[target][:] = np.nan
+        columns = {ERA_COL: label, DATA_TYPE_COL: pa.array([kind] * n, pa.string())}
+        columns |= dict(zip(model.features, era["features"], strict=True))
+        columns |= {t: era[t] for t in model.targets}
+        sinks[kind].add({**columns, ID_COL: ids})
+        signal_sink.add({ERA_COL: label, SIGNAL_COL: era["signal"].astype(np.float32), ID_COL: ids})
+        if kind == "validation":
+            meta_sink.add({ERA_COL: label, META_MODEL_COL: era["meta"], ID_COL: ids})
+        if kind == "live":
+            preds = pa.table(
+                {PREDICTION_COL: era["meta"], ID_COL: ids},
+                schema=_schema({PREDICTION_COL: "float32"}),
+            )
+            pq.write_table(preds, out / "live_example_preds.parquet")
+    for sink in (*sinks.values(), signal_sink, meta_sink):
+        sink.close()
+    meta = {"feature_sets": model.feature_sets, "targets": model.targets}
+    (out / "features.json").write_text(json.dumps(meta, indent=1))
+
+
+def write_synthetic_dataset(
+    dest: Path, version: str = "v5.0", preset: str | SyntheticPreset = "demo", seed: int = 0
+) -> Path:
+    """Write a synthetic dataset to `dest/<version>/` (atomically) and return that folder."""
+    spec = resolve_preset(preset)
+    validate_version(version)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    final = dest / version
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=dest))
+    tmp.chmod(0o755)
+    try:
+        _write_dataset(tmp, spec, seed)
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".old", dir=dest))
+            os.replace(final, old)
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not is_complete(final):  # a concurrent writer that finished first is fine
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final

@@ -1,0 +1,318 @@
+"""Checks that a frame or a dataset file follows Numerai's layout; messages say what to do."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from numerai_pipeline.data.loading import (
+    corrupt_file_error,
+    era_strings,
+    feature_codes,
+    open_parquet,
+)
+from numerai_pipeline.data.schema import (
+    DATA_TYPE_COL,
+    ERA_COL,
+    FEATURE_PREFIX,
+    ID_COL,
+    MISSING_FEATURE,
+    TARGET_COL,
+    DatasetError,
+    feature_columns,
+    target_columns,
+)
+
+CHECK_NAMES = ("schema", "feature_values", "unique_ids", "eras", "target_nan_policy")
+"""Checks `check_dataset_file` reports for a readable file (an unreadable one: `readable`)."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one dataset check (maps onto a Dagster AssetCheckResult)."""
+
+    name: str
+    passed: bool
+    message: str
+    metadata: dict[str, int | float | str] = field(default_factory=dict)
+
+
+def validate_numerai_frame(df: pd.DataFrame, *, name: str, require_target: bool) -> None:
+    """Raise DatasetError unless `df` is a usable Numerai frame (see the checks below)."""
+    if ERA_COL not in df.columns:
+        raise DatasetError(
+            f"{name}: no {ERA_COL!r} column; every Numerai frame needs it "
+            "(read files with read_numerai_parquet, which always includes it)"
+        )
+    if require_target and TARGET_COL not in df.columns:
+        raise DatasetError(
+            f"{name}: no {TARGET_COL!r} column, which training and scoring need; "
+            "read the train/validation file with its target columns"
+        )
+    features = feature_columns(df.columns)
+    if not features:
+        raise DatasetError(
+            f"{name}: no feature columns (named {FEATURE_PREFIX}*); "
+            "check the column selection / feature set"
+        )
+    wrong = [c for c in features if df[c].dtype != np.int8]
+    if wrong:
+        raise DatasetError(
+            f"{name}: {len(wrong)} feature columns are not int8 (e.g. {wrong[0]!r} is "
+            f"{df[wrong[0]].dtype}); load files through read_numerai_parquet, which converts "
+            "features to int8 bins 0..4"
+        )
+    for column in features:
+        values = df[column].to_numpy()
+        if len(values) and (values.min() < MISSING_FEATURE or values.max() > 4):
+            example = values[(values < MISSING_FEATURE) | (values > 4)][0]
+            raise DatasetError(
+                f"{name}: feature {column!r} has values outside 0..4 (and {MISSING_FEATURE} for "
+                f"missing), e.g. {example}; features must be Numerai's per-era bins: re-read the "
+                "source file with read_numerai_parquet or re-bin the feature"
+            )
+    ids = pd.Index(df[ID_COL]) if ID_COL in df.columns else df.index
+    duplicated = ids.duplicated()
+    if duplicated.any():
+        raise DatasetError(
+            f"{name}: {int(duplicated.sum())} duplicate ids (e.g. {ids[duplicated][0]!r}); each "
+            "row needs a unique id: drop duplicated rows (overlapping reads concatenated?) or "
+            "re-download the file"
+        )
+    eras = df[ERA_COL]
+    empty = eras.isna() | eras.eq("")
+    if empty.any():
+        raise DatasetError(
+            f"{name}: {int(empty.sum())} rows have an empty era label (null or ''); every row "
+            f"needs its era: fix or drop those rows"
+        )
+    if require_target:
+        labeled = df[TARGET_COL].notna().groupby(eras.to_numpy(), sort=False).any()
+        unlabeled = list(labeled.index[~labeled.to_numpy()])
+        if unlabeled:
+            raise DatasetError(
+                f"{name}: {len(unlabeled)} eras have rows but no non-NaN {TARGET_COL!r} (e.g. "
+                f"{', '.join(map(str, unlabeled[:3]))}); drop unresolved rows first "
+                f"(frame[frame.{TARGET_COL}.notna()]) or select only labeled eras"
+            )
+
+
+@dataclass
+class _Tally:
+    """Running counts over the record batches of one file."""
+
+    rows: int = 0
+    bad_values: int = 0
+    bad_example: str = ""
+    missing_values: int = 0
+    id_hashes: list[np.ndarray] = field(default_factory=list)
+    era_rows: Counter = field(default_factory=Counter)
+    train_nan: int = 0
+    labeled_rows: int = 0
+    validation_rows: Counter = field(default_factory=Counter)
+    validation_nan: Counter = field(default_factory=Counter)
+
+    def add(self, batch: pa.RecordBatch, features: list[str]) -> None:
+        names = batch.schema.names
+        self.rows += batch.num_rows
+        for column in features:
+            raw = batch.column(column)
+            codes, bad = feature_codes(raw)
+            if bad.any():
+                if not self.bad_example:
+                    value = raw.take(pa.array(np.flatnonzero(bad)[:1]))[0].as_py()
+                    self.bad_example = f"{column!r} has {value!r}"
+                self.bad_values += int(bad.sum())
+            self.missing_values += int(((codes == MISSING_FEATURE) & ~bad).sum())
+        if ID_COL in names:
+            ids = batch.column(ID_COL).to_numpy(zero_copy_only=False)
+            self.id_hashes.append(pd.util.hash_array(ids.astype(object)))
+        if ERA_COL not in names:
+            return
+        eras = era_strings(batch.column(ERA_COL))
+        counts = pc.value_counts(eras)
+        values, sizes = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
+        self.era_rows.update(dict(zip(values, sizes, strict=True)))
+        if TARGET_COL not in names:
+            return
+        nan = np.isnan(
+            pc.cast(batch.column(TARGET_COL), pa.float64()).to_numpy(zero_copy_only=False)
+        )
+        self.labeled_rows += int((~nan).sum())
+        if DATA_TYPE_COL in names:
+            kinds = batch.column(DATA_TYPE_COL).to_numpy(zero_copy_only=False).astype(str)
+        else:
+            kinds = np.full(batch.num_rows, "train")
+        self.train_nan += int((nan & (kinds == "train")).sum())
+        in_validation = kinds == "validation"
+        era_values = np.asarray(eras.to_numpy(zero_copy_only=False), dtype=object)
+        self.validation_rows.update(Counter(era_values[in_validation]))
+        self.validation_nan.update(Counter(era_values[in_validation & nan]))
+
+
+def _duplicate_ids(pf: pq.ParquetFile, hashes: np.ndarray, batch_rows: int) -> tuple[int, str]:
+    """Count ids that really repeat (second pass over ids with a colliding hash)."""
+    ordered = np.sort(hashes)
+    suspects = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if not len(suspects):
+        return 0, ""
+    seen: Counter = Counter()
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=[ID_COL]):
+        ids = batch.column(ID_COL).to_numpy(zero_copy_only=False).astype(object)
+        seen.update(ids[np.isin(pd.util.hash_array(ids), suspects)])
+    repeats = {k: v for k, v in seen.items() if v > 1}
+    return sum(v - 1 for v in repeats.values()), str(next(iter(repeats), ""))
+
+
+def check_dataset_file(
+    path: Path, *, require_target: bool, batch_rows: int = 200_000
+) -> list[CheckResult]:
+    """Stream a dataset file by record batches and check it (see CHECK_NAMES).
+
+    A file that cannot be read gives a single failed `readable` result instead.
+    """
+    path = Path(path)
+    try:
+        pf = open_parquet(path)
+    except DatasetError as exc:
+        return [CheckResult("readable", False, str(exc), {"path": str(path)})]
+    with pf:
+        names = pf.schema_arrow.names
+        features = feature_columns(names)
+        wanted = [c for c in (ID_COL, ERA_COL, DATA_TYPE_COL, TARGET_COL) if c in names]
+        tally = _Tally()
+        try:
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted + features):
+                tally.add(batch, features)
+            hashes = np.concatenate(tally.id_hashes) if tally.id_hashes else np.array([])
+            n_duplicates, duplicate = _duplicate_ids(pf, hashes, batch_rows)
+        except (pa.ArrowException, OSError) as exc:
+            message = str(corrupt_file_error(path, exc))
+            return [CheckResult("readable", False, message, {"path": str(path)})]
+    return [
+        _schema_result(path, names, features, require_target, pf.metadata.num_rows),
+        _feature_result(path, tally, len(features)),
+        _ids_result(path, names, n_duplicates, duplicate),
+        _eras_result(path, names, tally),
+        _target_result(path, names, tally, require_target),
+    ]
+
+
+def _schema_result(
+    path: Path, names: list[str], features: list[str], require_target: bool, n_rows: int
+) -> CheckResult:
+    needed = [ID_COL, ERA_COL] + ([TARGET_COL] if require_target else [])
+    missing = [c for c in needed if c not in names] + ([] if features else ["feature_*"])
+    metadata = {
+        "rows": n_rows,
+        "features": len(features),
+        "targets": len(target_columns(names)),
+    }
+    if missing:
+        message = (
+            f"{path} lacks columns {', '.join(missing)}; it is not a Numerai dataset file of "
+            "this kind: delete it and download/regenerate it"
+        )
+        return CheckResult("schema", False, message, metadata)
+    message = f"{n_rows} rows, {len(features)} features, {metadata['targets']} targets"
+    return CheckResult("schema", True, message, metadata)
+
+
+def _feature_result(path: Path, tally: _Tally, n_features: int) -> CheckResult:
+    metadata = {"bad_values": tally.bad_values, "missing_values": tally.missing_values}
+    if tally.bad_values:
+        message = (
+            f"{path}: {tally.bad_values} feature values are not bins 0..4 (e.g. "
+            f"{tally.bad_example}); the file is corrupt or not Numerai's: re-download/regenerate it"
+        )
+        return CheckResult("feature_values", False, message, metadata)
+    message = f"{n_features} features, all bins; {tally.missing_values} missing (NaN) values"
+    return CheckResult("feature_values", True, message, metadata)
+
+
+def _ids_result(path: Path, names: list[str], n_duplicates: int, example: str) -> CheckResult:
+    if ID_COL not in names:
+        message = f"{path} has no {ID_COL!r} column; delete it and download/regenerate it"
+        return CheckResult("unique_ids", False, message, {})
+    metadata = {"duplicate_ids": n_duplicates}
+    if n_duplicates:
+        message = (
+            f"{path}: {n_duplicates} duplicate ids (e.g. {example!r}); the file is corrupt or "
+            "was concatenated twice: re-download/regenerate it"
+        )
+        return CheckResult("unique_ids", False, message, metadata)
+    return CheckResult("unique_ids", True, "all ids unique", metadata)
+
+
+def _eras_result(path: Path, names: list[str], tally: _Tally) -> CheckResult:
+    if ERA_COL not in names:
+        message = f"{path} has no {ERA_COL!r} column; delete it and download/regenerate it"
+        return CheckResult("eras", False, message, {})
+    empty = sum(n for era, n in tally.era_rows.items() if not era)
+    sizes = [n for era, n in tally.era_rows.items() if era]
+    metadata: dict[str, int | float | str] = {
+        "eras": len(sizes),
+        "empty_labels": empty,
+        "min_rows_per_era": min(sizes, default=0),
+        "max_rows_per_era": max(sizes, default=0),
+    }
+    if sizes:
+        labels = sorted(era for era in tally.era_rows if era)
+        metadata |= {"first_era": labels[0], "last_era": labels[-1]}
+    if empty or not sizes:
+        message = (
+            f"{path}: {empty} rows have an empty era label (null or '') and {len(sizes)} eras "
+            "are labeled; every row needs its era: re-download/regenerate the file"
+        )
+        return CheckResult("eras", False, message, metadata)
+    message = (
+        f"{len(sizes)} eras ({metadata['first_era']}..{metadata['last_era']}), "
+        f"{metadata['min_rows_per_era']}-{metadata['max_rows_per_era']} rows per era"
+    )
+    return CheckResult("eras", True, message, metadata)
+
+
+def _target_result(
+    path: Path, names: list[str], tally: _Tally, require_target: bool
+) -> CheckResult:
+    if TARGET_COL not in names:
+        passed = not require_target
+        message = f"no {TARGET_COL!r} column" + ("" if passed else f" in {path}")
+        return CheckResult("target_nan_policy", passed, message, {})
+    partial = sorted(
+        era for era, n in tally.validation_nan.items() if 0 < n < tally.validation_rows[era]
+    )
+    unresolved = sum(
+        1 for era, n in tally.validation_nan.items() if n == tally.validation_rows[era]
+    )
+    metadata = {
+        "labeled_rows": tally.labeled_rows,
+        "train_nan_targets": tally.train_nan,
+        "partially_labeled_validation_eras": len(partial),
+        "unresolved_validation_eras": unresolved,
+    }
+    problems = []
+    if tally.train_nan:
+        problems.append(f"{tally.train_nan} train rows have a NaN {TARGET_COL!r}")
+    if partial:
+        problems.append(
+            f"{len(partial)} validation eras have NaN {TARGET_COL!r} in only some rows "
+            f"(e.g. {', '.join(partial[:3])})"
+        )
+    if require_target and not tally.labeled_rows:
+        problems.append(f"no row has a non-NaN {TARGET_COL!r}")
+    if problems:
+        message = f"{path}: {'; '.join(problems)}; the file is damaged: re-download/regenerate it"
+        return CheckResult("target_nan_policy", False, message, metadata)
+    message = (
+        f"{tally.labeled_rows} labeled rows; main target never NaN in train rows; "
+        f"{unresolved} unresolved validation eras (allowed)"
+    )
+    return CheckResult("target_nan_policy", True, message, metadata)

@@ -1,0 +1,97 @@
+"""Walk-forward cross-validation over eras with an embargo between training and scored eras."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from numerai_pipeline.data.eras import sorted_eras
+from numerai_pipeline.data.schema import DatasetError
+
+EMBARGO_20D = 8
+EMBARGO_60D = 16
+
+
+def embargo_for_target(target_name: str) -> int:
+    """Eras to leave out between training and scoring: 16 for 60-day targets, else 8 (20-day)."""
+    return EMBARGO_60D if target_name.endswith("_60") else EMBARGO_20D
+
+
+@dataclass(frozen=True)
+class EraFold:
+    """One walk-forward fold: fit on `train_eras`, score on `test_eras`, `embargo` eras between."""
+
+    index: int
+    train_eras: tuple[str, ...]
+    test_eras: tuple[str, ...]
+    embargo: int
+
+    @property
+    def name(self) -> str:
+        return f"fold_{self.index}"
+
+    def describe(self) -> str:
+        return (
+            f"{self.name}: train {self.train_eras[0]}-{self.train_eras[-1]} "
+            f"({len(self.train_eras)} eras), embargo {self.embargo}, "
+            f"test {self.test_eras[0]}-{self.test_eras[-1]} ({len(self.test_eras)} eras)"
+        )
+
+
+def era_cv_splits(
+    eras: Sequence[str],
+    n_folds: int,
+    embargo: int = EMBARGO_20D,
+    min_train_fraction: float = 0.4,
+    min_train_eras: int = 4,
+) -> list[EraFold]:
+    """Walk-forward folds: the eras after the first `min_train_fraction` are cut into `n_folds`
+    consecutive test blocks; each fold trains on the eras that end more than `embargo` eras
+    (counted in era numbers, so subsampled eras keep the real gap) before its test block, so
+    no fit sees an era whose targets overlap the eras it is scored on."""
+    ordered = sorted_eras(eras)
+    numbers = (
+        np.array([int(e) for e in ordered])
+        if all(e.isdigit() for e in ordered)
+        else np.arange(len(ordered))
+    )
+    n = len(ordered)
+    first_test = int(n * min_train_fraction)
+    while first_test < n and np.sum(numbers < numbers[first_test] - embargo) < min_train_eras:
+        first_test += 1
+    if n_folds < 1 or n - first_test < n_folds:
+        raise DatasetError(
+            f"{n} labeled eras are too few for {n_folds} CV folds with an embargo of {embargo} "
+            f"eras and at least {min_train_eras} training eras; use fewer folds, a smaller "
+            "every-Nth-era subsampling or more data"
+        )
+    folds = []
+    for i, block in enumerate(np.array_split(np.arange(first_test, n), n_folds), start=1):
+        start = int(block[0])
+        train = numbers < numbers[start] - embargo
+        folds.append(
+            EraFold(
+                index=i,
+                train_eras=tuple(e for e, keep in zip(ordered, train, strict=True) if keep),
+                test_eras=tuple(ordered[start : int(block[-1]) + 1]),
+                embargo=embargo,
+            )
+        )
+    return folds
+
+
+@dataclass(frozen=True)
+class EraPlan:
+    """Which labeled eras the models use and how CV folds cut them."""
+
+    eras: tuple[str, ...]
+    folds: tuple[EraFold, ...]
+    every_nth_era: int
+
+    def fold(self, name: str) -> EraFold:
+        for fold in self.folds:
+            if fold.name == name:
+                return fold
+        raise KeyError(f"no CV fold named {name!r}; folds are {[f.name for f in self.folds]}")

@@ -1,0 +1,75 @@
+"""Per-era scores and their summaries, computed with numerai-tools."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numerai_tools.scoring import correlation_contribution, numerai_corr
+
+
+def per_era_corr(predictions: np.ndarray, targets: np.ndarray, eras: np.ndarray) -> pd.Series:
+    """Numerai CORR (`numerai_corr`) of predictions with targets in each era, indexed by era."""
+    frame = pd.DataFrame({"prediction": predictions, "target": targets, "era": eras})
+    frame = frame[frame["target"].notna()]
+    scores = {
+        era: float(numerai_corr(group[["prediction"]], group["target"]).iloc[0])
+        for era, group in frame.groupby("era", sort=True)
+    }
+    return pd.Series(scores, name="corr", dtype="float64")
+
+
+def per_era_mmc(
+    predictions: np.ndarray, meta_model: np.ndarray, targets: np.ndarray, eras: np.ndarray
+) -> pd.Series:
+    """MMC per era: contribution of predictions to the meta model's correlation with the target."""
+    frame = pd.DataFrame(
+        {"prediction": predictions, "meta": meta_model, "target": targets, "era": eras}
+    )
+    frame = frame.dropna(subset=["meta", "target"])
+    scores = {
+        era: float(
+            correlation_contribution(group[["prediction"]], group["meta"], group["target"]).iloc[0]
+        )
+        for era, group in frame.groupby("era", sort=True)
+        if len(group) > 2
+    }
+    return pd.Series(scores, name="mmc", dtype="float64")
+
+
+def per_era_max_feature_exposure(
+    predictions: np.ndarray, features: np.ndarray, eras: np.ndarray
+) -> pd.Series:
+    """Per era, the largest |Pearson correlation| of the predictions with any single feature."""
+    out = {}
+    for era in np.unique(eras):
+        rows = eras == era
+        preds = predictions[rows].astype(np.float64)
+        preds = preds - preds.mean()
+        block = features[rows].astype(np.float32)
+        block -= block.mean(axis=0)
+        norms = np.sqrt((block**2).sum(axis=0)) * np.sqrt((preds**2).sum())
+        varying = norms > 0
+        if not varying.any():
+            continue
+        corrs = (block[:, varying] * preds[:, None]).sum(axis=0) / norms[varying]
+        out[era] = float(np.max(np.abs(corrs)))
+    return pd.Series(out, name="feature_exposure", dtype="float64")
+
+
+def sharpe(scores: pd.Series) -> float:
+    """Mean over standard deviation (ddof=0) of per-era scores."""
+    std = float(np.std(scores))
+    return float(np.mean(scores)) / std if std > 0 else float("nan")
+
+
+def max_drawdown(scores: pd.Series) -> float:
+    """Largest drop of the cumulative per-era score from its running peak (a positive number)."""
+    cumulative = np.cumsum(np.asarray(scores, dtype="float64"))
+    peak = np.maximum.accumulate(np.concatenate([[0.0], cumulative]))[1:]
+    return float(np.max(peak - cumulative)) if len(cumulative) else 0.0
+
+
+def standard_error(scores: pd.Series) -> float:
+    """Standard error of the mean of per-era scores."""
+    n = len(scores)
+    return float(np.std(scores, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")

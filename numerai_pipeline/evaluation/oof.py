@@ -1,0 +1,48 @@
+"""Out-of-fold predictions: fit a model on a fold's training eras, predict its test eras."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from numerai_pipeline.data.schema import ERA_COL, TARGET_COL
+from numerai_pipeline.evaluation.cv import EraFold
+from numerai_pipeline.models.base import ProgressFn, TournamentModel, TrainingData, no_progress
+
+
+def shuffle_targets_within_eras(data: TrainingData, seed: int = 0) -> TrainingData:
+    """A null control: the same rows with all targets permuted inside each era.
+
+    Any model scoring clearly above zero on this data is being fed information by the pipeline
+    (leakage) rather than learning from features.
+    """
+    rng = np.random.default_rng(seed)
+    targets = data.targets.copy()
+    for era in np.unique(data.eras):
+        rows = np.flatnonzero(data.eras == era)
+        targets[rows] = targets[rng.permutation(rows)]
+    return TrainingData(
+        data.features, targets, data.eras, data.feature_names, data.target_names, data.ids
+    )
+
+
+def fold_predictions(
+    model: TournamentModel,
+    data: TrainingData,
+    fold: EraFold,
+    progress: ProgressFn = no_progress,
+) -> pd.DataFrame:
+    """Fit `model` on the fold's training eras only and predict its test eras.
+
+    Returns a frame indexed by id with `era`, `target` (main) and `prediction`.
+    """
+    train = data.select_eras(np.asarray(fold.train_eras, dtype=object))
+    test = data.select_eras(np.asarray(fold.test_eras, dtype=object))
+    if len(train.features) == 0 or len(test.features) == 0:
+        raise ValueError(f"{fold.name} has no training or no test rows in the data given")
+    model.fit(train, progress)
+    predictions = model.predict(test.features, test.eras)
+    return pd.DataFrame(
+        {ERA_COL: test.eras, TARGET_COL: test.main_target, "prediction": predictions},
+        index=pd.Index(test.ids, name="id"),
+    )

@@ -1,0 +1,143 @@
+"""The CV report: per-model per-era scores, summaries, comparisons, a table and a plot."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from numerai_pipeline.data.schema import ERA_COL, TARGET_COL
+from numerai_pipeline.evaluation.metrics import (
+    max_drawdown,
+    per_era_corr,
+    per_era_max_feature_exposure,
+    per_era_mmc,
+    sharpe,
+    standard_error,
+)
+from numerai_pipeline.storage.atomic import atomic_path
+
+REFERENCE_MODEL = "xgboost"
+
+
+def _clean(value: float) -> float | None:
+    """JSON-safe float (NaN -> None)."""
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def score_model(
+    oof: pd.DataFrame, features: np.ndarray, meta_model: pd.Series | None = None
+) -> dict:
+    """Summaries of one model's out-of-fold predictions (`era`, `target`, `prediction` by id).
+
+    `features` holds the int8 features of `oof`'s rows in the same order (for feature exposure).
+    """
+    preds, eras = oof["prediction"].to_numpy(), oof[ERA_COL].to_numpy()
+    corr = per_era_corr(preds, oof[TARGET_COL].to_numpy(), eras)
+    mmc = pd.Series(dtype="float64")
+    if meta_model is not None:
+        meta = meta_model.reindex(oof.index).to_numpy()
+        if np.isfinite(meta).any():
+            mmc = per_era_mmc(preds, meta, oof[TARGET_COL].to_numpy(), eras)
+    exposure = per_era_max_feature_exposure(preds, features, eras)
+    return {
+        "corr_mean": _clean(corr.mean()),
+        "corr_std": _clean(float(np.std(corr))),
+        "corr_se": _clean(standard_error(corr)),
+        "corr_sharpe": _clean(sharpe(corr)),
+        "max_drawdown": _clean(max_drawdown(corr)),
+        "mmc_mean": _clean(mmc.mean()) if len(mmc) else None,
+        "mmc_eras": len(mmc),
+        "feature_exposure_max": _clean(exposure.mean()),
+        "n_eras": len(corr),
+        "n_rows": len(oof),
+        "per_era": {str(era): float(v) for era, v in corr.items()},
+    }
+
+
+def compare_to_reference(oof: pd.DataFrame, reference: pd.DataFrame, report: dict) -> dict:
+    """Per-era correlation of predictions with the reference model's, and the paired per-era
+    CORR difference to it as mean and standard error (differences inside ~2 SE are noise)."""
+    joined = oof[[ERA_COL, "prediction"]].join(reference[["prediction"]], rsuffix="_ref")
+    pred_corr = pd.Series(
+        {
+            era: g["prediction"].corr(g["prediction_ref"], method="spearman")
+            for era, g in joined.groupby(ERA_COL)
+        }
+    )
+    mine = pd.Series(report["per_era"])
+    ref = pd.Series(reference.attrs.get("per_era", {}))
+    diff = (mine - ref).dropna()
+    return {
+        "prediction_corr_with_reference": _clean(pred_corr.mean()),
+        "corr_diff_vs_reference_mean": _clean(diff.mean()) if len(diff) else None,
+        "corr_diff_vs_reference_se": _clean(standard_error(diff)) if len(diff) > 1 else None,
+    }
+
+
+def build_cv_report(
+    oof_by_model: dict[str, pd.DataFrame],
+    features_for: Callable[[pd.Index], np.ndarray],
+    meta_model: pd.Series | None = None,
+    reference: str = REFERENCE_MODEL,
+    notes: dict[str, str] | None = None,
+) -> dict:
+    """Score every model's out-of-fold predictions and compare each with `reference`.
+
+    `features_for(index)` returns the int8 feature array of the given ids, in that order.
+    """
+    models: dict[str, dict] = {}
+    for name, oof in oof_by_model.items():
+        models[name] = score_model(oof, features_for(oof.index), meta_model)
+    if reference in oof_by_model:
+        ref = oof_by_model[reference].copy()
+        ref.attrs["per_era"] = models[reference]["per_era"]
+        for name, oof in oof_by_model.items():
+            if name != reference:
+                models[name]["vs_" + reference] = compare_to_reference(oof, ref, models[name])
+    return {"reference_model": reference, "models": models, "notes": notes or {}}
+
+
+def report_table(report: dict) -> str:
+    """A markdown table of the headline numbers per model."""
+    header = (
+        "| model | CORR mean ± SE | Sharpe | max drawdown | MMC mean | max feature exposure "
+        "| eras |\n|---|---|---|---|---|---|---|"
+    )
+
+    def fmt(value: float | None, digits: int = 4) -> str:
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    rows = [
+        f"| {name} | {fmt(m['corr_mean'])} ± {fmt(m['corr_se'])} | {fmt(m['corr_sharpe'], 2)} "
+        f"| {fmt(m['max_drawdown'])} | {fmt(m['mmc_mean'])} | {fmt(m['feature_exposure_max'], 3)} "
+        f"| {m['n_eras']} |"
+        for name, m in report["models"].items()
+    ]
+    return "\n".join([header, *rows])
+
+
+def plot_cumulative_corr(report: dict, path: Path) -> Path:
+    """Cumulative per-era CORR of every model, saved as a PNG (atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for name, model in report["models"].items():
+        per_era = pd.Series(model["per_era"])
+        ax.plot(range(len(per_era)), per_era.cumsum().to_numpy(), label=name)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xlabel("scored era (walk-forward CV, chronological)")
+    ax.set_ylabel("cumulative CORR")
+    ax.set_title("Out-of-fold cumulative CORR per model")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return path

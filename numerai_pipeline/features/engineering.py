@@ -1,0 +1,168 @@
+"""The int8 feature matrix the models train on: selected features plus engineered group features."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from numerai_pipeline.data.eras import sorted_eras
+from numerai_pipeline.data.loading import parquet_columns, read_features_json, read_numerai_parquet
+from numerai_pipeline.data.schema import (
+    DATA_TYPE_COL,
+    ERA_COL,
+    FEATURE_PREFIX,
+    MISSING_FEATURE,
+    TARGET_COL,
+    DatasetError,
+    feature_columns,
+    target_columns,
+)
+from numerai_pipeline.data.sources import DatasetFiles
+from numerai_pipeline.models.base import TrainingData
+from numerai_pipeline.storage.atomic import atomic_path
+
+ENGINEERED_PREFIX = FEATURE_PREFIX + "eng_"
+
+
+@dataclass(frozen=True)
+class FeatureMatrix:
+    """Where the feature matrix lives and what is in it (the asset's value; the data is on disk)."""
+
+    labeled: Path
+    live: Path
+    features: list[str]
+    engineered: list[str]
+    targets: list[str]
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def all_features(self) -> list[str]:
+        return self.features + self.engineered
+
+
+def select_feature_set(files: DatasetFiles, feature_set: str) -> tuple[list[str], dict[str, list]]:
+    """Feature names of `feature_set` ("all" = every feature column) and the named groups."""
+    available = feature_columns(parquet_columns(files.train))
+    meta = read_features_json(files.features_json) if files.features_json else {}
+    sets: dict[str, list[str]] = meta.get("feature_sets", {})
+    if feature_set == "all":
+        chosen = available
+    elif feature_set in sets:
+        present = set(available)
+        chosen = [f for f in sets[feature_set] if f in present]
+    else:
+        raise DatasetError(
+            f"feature set {feature_set!r} is not in features.json; "
+            f"choose one of: all, {', '.join(sorted(sets))}"
+        )
+    if not chosen:
+        raise DatasetError(f"feature set {feature_set!r} selects no feature columns of the data")
+    chosen_set = set(chosen)
+    groups = {
+        name: [f for f in members if f in chosen_set]
+        for name, members in sets.items()
+        if name not in ("small", "medium", "all") and len(set(members) & chosen_set) >= 2
+    }
+    return chosen, groups
+
+
+def quintile_bins(values: np.ndarray, eras: np.ndarray) -> np.ndarray:
+    """int8 bins 0..4 of `values` within each era (equal-count bins, as Numerai bins features)."""
+    ranks = pd.Series(values).groupby(eras).rank(method="first", pct=True).to_numpy()
+    return np.clip(np.ceil(ranks * 5) - 1, 0, 4).astype(np.int8)
+
+
+def group_features(frame: pd.DataFrame, groups: dict[str, list[str]]) -> pd.DataFrame:
+    """Per-group mean and dispersion of each row, binned per era into int8 0..4.
+
+    Features of a group are noisy views of one latent factor: their mean denoises it, their
+    spread flags stocks on which the group disagrees. Missing values (-1) are left out.
+    """
+    eras = frame[ERA_COL].to_numpy()
+    columns = {}
+    for name, members in sorted(groups.items()):
+        block = frame[members].to_numpy(dtype=np.float32)
+        block[block == MISSING_FEATURE] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nan_to_num(np.nanmean(block, axis=1), nan=2.0)
+            spread = np.nan_to_num(np.nanstd(block, axis=1), nan=0.0)
+        columns[f"{ENGINEERED_PREFIX}{name}_mean"] = quintile_bins(mean, eras)
+        columns[f"{ENGINEERED_PREFIX}{name}_spread"] = quintile_bins(spread, eras)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def build_feature_matrix(
+    files: DatasetFiles,
+    dest: Path,
+    *,
+    eras: Sequence[str],
+    feature_set: str = "all",
+    engineer: bool = True,
+) -> FeatureMatrix:
+    """Read the chosen features and targets of labeled `eras` and of live, write int8 parquet."""
+    features, groups = select_feature_set(files, feature_set)
+    targets = target_columns(parquet_columns(files.train))
+    if TARGET_COL not in targets:
+        raise DatasetError(f"{files.train} has no `target` column; it cannot be used for training")
+    parts = []
+    for path in (files.train, files.validation):
+        present = set(target_columns(parquet_columns(path)))
+        if TARGET_COL not in present:
+            continue
+        columns = features + [t for t in targets if t in present]
+        frame = read_numerai_parquet(path, columns=columns, eras=list(eras))
+        frame = frame[frame[TARGET_COL].notna()]
+        if DATA_TYPE_COL in frame:
+            frame = frame[frame[DATA_TYPE_COL] != "live"]
+        parts.append(frame.reindex(columns=[ERA_COL, DATA_TYPE_COL, *features, *targets]))
+    labeled = pd.concat(parts)
+    if labeled.empty:
+        raise DatasetError("no labeled rows in the selected eras; check the era selection")
+    labeled[features] = labeled[features].astype(np.int8)
+    labeled[targets] = labeled[targets].astype(np.float32)
+    live = read_numerai_parquet(files.live, columns=features)
+    frames = {"labeled": labeled, "live": live}
+    engineered: list[str] = []
+    if engineer and groups:
+        for name, frame in frames.items():
+            extra = group_features(frame, groups)
+            frames[name] = pd.concat([frame, extra], axis=1)
+        engineered = list(extra.columns)
+    paths = {}
+    for name, frame in frames.items():
+        paths[name] = dest / f"{name}.parquet"
+        with atomic_path(paths[name]) as tmp:
+            frame.to_parquet(tmp)
+    return FeatureMatrix(paths["labeled"], paths["live"], features, engineered, targets, groups)
+
+
+def load_training_data(
+    matrix: FeatureMatrix, eras: Sequence[str] | None = None, engineered: bool = True
+) -> TrainingData:
+    """Labeled rows of `eras` (all when None) as int8 arrays, sorted by era."""
+    features = matrix.all_features if engineered else matrix.features
+    frame = read_numerai_parquet(
+        matrix.labeled, columns=features + matrix.targets, eras=list(eras) if eras else None
+    )
+    era_codes = pd.Categorical(frame[ERA_COL], categories=sorted_eras(frame[ERA_COL].unique()))
+    frame = frame.iloc[np.argsort(era_codes.codes, kind="stable")]
+    return TrainingData(
+        features=frame[features].to_numpy(dtype=np.int8),
+        targets=frame[matrix.targets].to_numpy(dtype=np.float32),
+        eras=frame[ERA_COL].to_numpy(dtype=object),
+        feature_names=features,
+        target_names=matrix.targets,
+        ids=frame.index.to_numpy(dtype=object),
+    )
+
+
+def load_live_features(matrix: FeatureMatrix, engineered: bool = True) -> pd.DataFrame:
+    """Live rows: the model features (int8) and `era`, indexed by id."""
+    features = matrix.all_features if engineered else matrix.features
+    return read_numerai_parquet(matrix.live, columns=features)

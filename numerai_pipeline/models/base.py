@@ -1,0 +1,71 @@
+"""The interface every tournament model implements, so CV, reports and live predictions treat them alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+ProgressFn = Callable[[str], None]
+
+
+def no_progress(message: str) -> None:
+    """Default progress sink: drop the message."""
+
+
+@dataclass
+class TrainingData:
+    """Rows of some eras: int8 features, float32 targets (NaN = unresolved), era labels.
+
+    `features` is (n, F) int8 in 0..4 (-1 = missing), `targets` is (n, T) float32 with the main
+    target in column 0, `eras` is (n,) of era labels sorted ascending (rows of an era contiguous),
+    `ids` the row ids when known.
+    """
+
+    features: np.ndarray
+    targets: np.ndarray
+    eras: np.ndarray
+    feature_names: list[str]
+    target_names: list[str]
+    ids: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.features.dtype != np.int8:
+            raise TypeError(f"features must be int8, got {self.features.dtype}")
+        n = len(self.features)
+        if (
+            len(self.targets) != n
+            or len(self.eras) != n
+            or (self.ids is not None and len(self.ids) != n)
+        ):
+            raise ValueError("features, targets and eras must have the same number of rows")
+
+    @property
+    def main_target(self) -> np.ndarray:
+        return self.targets[:, 0]
+
+    def select_eras(self, eras: np.ndarray) -> TrainingData:
+        """The rows whose era is in `eras` (a view-free copy; features stay int8)."""
+        mask = np.isin(self.eras, eras)
+        return TrainingData(
+            self.features[mask],
+            self.targets[mask],
+            self.eras[mask],
+            self.feature_names,
+            self.target_names,
+            None if self.ids is None else self.ids[mask],
+        )
+
+
+class TournamentModel(Protocol):
+    """A model that is fit on training eras and predicts any rows (higher = better expected target)."""
+
+    name: str
+
+    def fit(self, data: TrainingData, progress: ProgressFn = no_progress) -> None: ...
+
+    def predict(self, features: np.ndarray, eras: np.ndarray) -> np.ndarray: ...
+
+    def params(self) -> dict[str, float | int | str]: ...

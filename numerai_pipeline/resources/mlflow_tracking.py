@@ -1,0 +1,74 @@
+"""MLflow tracking as a small resource that tags every run with its Dagster run, asset and partition."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, ConfigurableResource
+
+EXPERIMENT = "numerai-pipeline"
+
+
+class MlflowTracking(ConfigurableResource):
+    """sqlite-backed MLflow tracking under the home folder (or any tracking server URI)."""
+
+    tracking_uri: str
+    artifact_root: str
+    experiment_name: str = EXPERIMENT
+
+    def _experiment_id(self) -> str:
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        experiment = mlflow.get_experiment_by_name(self.experiment_name)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = Path(self.artifact_root) / self.experiment_name
+        return mlflow.create_experiment(self.experiment_name, artifact_location=location.as_uri())
+
+    @contextmanager
+    def start_run(
+        self, context: AssetExecutionContext, run_name: str, tags: dict[str, str] | None = None
+    ) -> Iterator[Any]:
+        """An MLflow run tagged with the Dagster run id, asset key and partition."""
+        import mlflow
+
+        experiment_id = self._experiment_id()
+        dagster_tags = {
+            "dagster.run_id": context.run.run_id,
+            "dagster.asset_key": context.asset_key.to_user_string(),
+            "dagster.partition": context.partition_key if context.has_partition_key else "",
+        }
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=run_name, tags={**dagster_tags, **(tags or {})}
+        ) as run:
+            yield run
+
+    def log_fit(self, params: dict[str, Any], metrics: dict[str, float]) -> None:
+        """Log a fit's parameters and (finite) metrics to the active run."""
+        import math
+
+        import mlflow
+
+        mlflow.log_params(params)
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if math.isfinite(float(v))})
+
+    def log_artifacts(self, paths: list[Path], texts: dict[str, str] | None = None) -> None:
+        """Attach files, and texts as named files, to the active run."""
+        import mlflow
+
+        for path in paths:
+            mlflow.log_artifact(str(path))
+        for name, text in (texts or {}).items():
+            mlflow.log_text(text, name)
+
+    def register(self, model_uri: str, name: str, alias: str = "champion") -> str:
+        """Register `model_uri` as a new version of `name` and point `alias` at it."""
+        import mlflow
+
+        version = mlflow.register_model(model_uri, name)
+        mlflow.MlflowClient().set_registered_model_alias(name, alias, version.version)
+        return str(version.version)

@@ -1,0 +1,82 @@
+"""The whole asset graph on tiny synthetic data, through the same driver as `make run`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import FilesystemIOManager
+
+from numerai_pipeline.cli import run_pipeline
+from numerai_pipeline.resources.data_source import NumeraiDataSource
+from numerai_pipeline.resources.home import HomeResource
+from numerai_pipeline.resources.mlflow_tracking import MlflowTracking
+from numerai_pipeline.storage.home import PipelineHome
+
+
+def tiny_resources(home, **source) -> dict[str, object]:
+    return {
+        "home": HomeResource(root=str(home.root)),
+        "data_source": NumeraiDataSource(
+            **{"source": "synthetic", "synthetic_preset": "tiny", **source}
+        ),
+        "mlflow_tracking": MlflowTracking(
+            tracking_uri=home.mlflow_tracking_uri, artifact_root=str(home.mlflow_artifacts)
+        ),
+        "io_manager": FilesystemIOManager(base_dir=str(home.storage)),
+    }
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, mlflow_template_db):
+    home = PipelineHome(tmp_path_factory.mktemp("run") / "home")
+    home.root.mkdir()
+    shutil.copyfile(mlflow_template_db, home.mlflow_db)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NUMERAI_PIPELINE_HOME", str(home.root))
+        env.setenv("DAGSTER_HOME", str(home.dagster))
+        yield home, run_pipeline("WARNING", tiny_resources(home))
+
+
+def test_whole_graph_writes_report_and_submission(finished_run):
+    home, outcome = finished_run
+    report = json.loads((home.reports / "cv_report.json").read_text())
+    assert report == outcome["report"]
+    for name in ("xgboost", "xgboost_shuffled_control"):
+        model = report["models"][name]
+        for key in ("corr_mean", "corr_sharpe", "max_drawdown", "mmc_mean", "feature_exposure_max"):
+            assert model[key] is not None, (name, key)
+        assert len(model["per_era"]) == model["n_eras"] > 10
+    control = report["models"]["xgboost_shuffled_control"]
+    assert abs(control["corr_mean"]) < 3 * control["corr_se"]
+    assert (home.reports / "cv_cumulative_corr.png").exists()
+    submission = pd.read_csv(outcome["submission"])
+    assert list(submission.columns) == ["id", "prediction"]
+    assert submission["prediction"].between(0, 1, inclusive="neither").all()
+    assert submission["id"].is_unique
+
+
+def test_mlflow_has_a_tagged_run_per_fit_and_a_registered_champion(finished_run):
+    home, _ = finished_run
+    mlflow.set_tracking_uri(home.mlflow_tracking_uri)
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name("numerai-pipeline")
+    runs = client.search_runs([experiment.experiment_id])
+    names = {r.info.run_name for r in runs}
+    assert {"xgboost-fold_1", "xgboost-fold_4", "xgboost-final", "cv_report"} <= names
+    fold_run = next(r for r in runs if r.info.run_name == "xgboost-fold_2")
+    assert fold_run.data.tags["dagster.partition"] == "fold_2"
+    assert fold_run.data.tags["dagster.asset_key"] == "cv_predictions"
+    assert fold_run.data.tags["dagster.run_id"]
+    assert "max_depth" in fold_run.data.params and "corr_mean" in fold_run.data.metrics
+    champion = client.get_model_version_by_alias("numerai-xgboost", "champion")
+    loaded = mlflow.pyfunc.load_model("models:/numerai-xgboost@champion")
+    assert str(champion.version) == "1"
+    live = pd.read_parquet(home.features / "v5.0" / "live.parquet")
+    features = [c for c in live.columns if c.startswith("feature_")]
+    predictions = loaded.predict(live[features].astype("float32"))
+    assert len(predictions) == len(live) and np.std(predictions) > 0

@@ -1,0 +1,53 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from numerai_pipeline.data.eras import (
+    build_era_index,
+    labeled_eras,
+    normalize_era_labels,
+    sorted_eras,
+    subsample_eras,
+)
+from numerai_pipeline.data.schema import DatasetError
+
+
+def test_era_index_counts_rows_and_labels_per_split(tiny_dataset: Path):
+    index = build_era_index(
+        tiny_dataset / "train.parquet",
+        tiny_dataset / "validation.parquet",
+        tiny_dataset / "live.parquet",
+    )
+    train = pd.read_parquet(tiny_dataset / "train.parquet", columns=["era"])
+    assert index.loc[index.data_type == "train", "n_rows"].sum() == len(train)
+    live = index[index.data_type == "live"]
+    assert len(live) == 1 and live["n_labeled"].iloc[0] == 0
+    assert (
+        index["era"].tolist() == sorted_eras(index["era"]) or index["era"].is_monotonic_increasing
+    )
+    eras = labeled_eras(index)
+    assert live["era"].iloc[0] not in eras
+    validation = index[index.data_type == "validation"]
+    unresolved = validation[validation.n_labeled == 0]["era"].tolist()
+    assert unresolved and not set(unresolved) & set(eras)
+
+
+def test_live_only_data_has_no_labels(tiny_dataset: Path):
+    live = tiny_dataset / "live.parquet"
+    with pytest.raises(DatasetError, match="no labeled rows"):
+        build_era_index(live, live, live)
+
+
+def test_subsampling_keeps_the_latest_era():
+    eras = [f"{i:04d}" for i in range(1, 11)]
+    assert subsample_eras(eras, 4) == ["0002", "0006", "0010"]
+    assert subsample_eras(eras, 1) == eras
+    with pytest.raises(ValueError):
+        subsample_eras(eras, 0)
+
+
+def test_era_labels_sort_numerically_and_are_padded():
+    assert sorted_eras(["0010", "0002", "X", "0002"]) == ["0002", "0010", "X"]
+    assert normalize_era_labels(np.array(["7", "0012", "X"])).tolist() == ["0007", "0012", "X"]

@@ -1,0 +1,182 @@
+"""Reading Numerai parquet files: dtypes, legacy formats, column/era push-down, bad files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from numerai_pipeline.data.loading import parquet_columns, read_features_json, read_numerai_parquet
+from numerai_pipeline.data.schema import MISSING_FEATURE, DatasetError
+from numerai_pipeline_tests.data.conftest import corrupt_column_chunk, truncate_half, write_frame
+
+REAL_SAMPLE = Path("/work/shared/data/real_v3_schema_sample.parquet")
+
+
+def _frame(n: int = 20, **columns) -> pd.DataFrame:
+    base = {
+        "era": [f"{1 + i // 10:04d}" for i in range(n)],
+        "data_type": ["train"] * n,
+        "feature_a": np.arange(n, dtype=np.int8) % 5,
+        "target": np.linspace(0, 1, n, dtype=np.float32),
+    }
+    index = pd.Index([f"n{i:015x}" for i in range(n)], name="id")
+    return pd.DataFrame(base | columns, index=index)
+
+
+def test_synthetic_file_reads_with_numerai_dtypes(tiny_dataset: Path) -> None:
+    frame = read_numerai_parquet(tiny_dataset / "train.parquet")
+    features = [c for c in frame if c.startswith("feature_")]
+    targets = [c for c in frame if c.startswith("target")]
+    assert frame.index.name == "id" and frame.index.is_unique
+    assert isinstance(frame.index[0], str) and isinstance(frame["era"].iloc[0], str)
+    assert list(frame.columns[:2]) == ["era", "data_type"]
+    assert (frame[features].dtypes == np.int8).all() and (frame[targets].dtypes == np.float32).all()
+    assert set(np.unique(frame[features].to_numpy())) <= {0, 1, 2, 3, 4}
+    expected = pd.read_parquet(tiny_dataset / "train.parquet")
+    pd.testing.assert_frame_equal(frame, expected[frame.columns])
+
+
+def test_legacy_float_features_become_int8_bins() -> None:
+    frame = read_numerai_parquet(REAL_SAMPLE)
+    source = pd.read_parquet(REAL_SAMPLE)
+    features = [c for c in source if c.startswith("feature_")]
+    targets = [c for c in source if c.startswith("target")]
+    assert len(features) == 1050 and (frame[features].dtypes == np.int8).all()
+    np.testing.assert_array_equal(
+        frame[features].to_numpy(), np.rint(source[features].to_numpy() * 4).astype(np.int8)
+    )
+    assert set(np.unique(frame[features].to_numpy())) == {0, 1, 2, 3, 4}
+    assert (frame[targets].dtypes == np.float32).all()
+    np.testing.assert_array_equal(frame[targets].to_numpy(), source[targets].to_numpy())
+    assert frame["era"].tolist() == source["era"].tolist()
+
+
+def test_nan_features_become_missing_and_integers_are_cast(tmp_path: Path) -> None:
+    legacy = np.array([0.0, 0.25, np.nan, 1.0] * 5)
+    ints = pd.array([0, 4, None, 2] * 5, dtype="Int64")
+    path = write_frame(tmp_path / "f.parquet", _frame(feature_a=legacy, feature_b=ints))
+    frame = read_numerai_parquet(path)
+    assert frame["feature_a"].tolist()[:4] == [0, 1, MISSING_FEATURE, 4]
+    assert frame["feature_b"].tolist()[:4] == [0, 4, MISSING_FEATURE, 2]
+    assert frame["feature_b"].dtype == np.int8
+
+
+def test_integer_bins_stored_as_floats_with_nan_are_read_as_bins(tmp_path: Path) -> None:
+    values = np.array([0.0, 4.0, np.nan, 2.0, 3.0] * 4)  # an int8 column that picked up NaN
+    path = write_frame(tmp_path / "f.parquet", _frame(feature_a=values))
+    frame = read_numerai_parquet(path)
+    assert frame["feature_a"].tolist()[:5] == [0, 4, MISSING_FEATURE, 2, 3]
+
+
+@pytest.mark.parametrize("bad", [7, -3, 0.3, 4.5, "b"])
+def test_values_that_are_not_bins_raise(tmp_path: Path, bad) -> None:
+    if bad == 0.3:
+        values = np.array([0, 0.25, 0.5, bad] * 5)  # floats <= 1 are the legacy 0..1 scale
+    elif isinstance(bad, float):
+        values = np.array([0.0, 1.0, 2.0, bad] * 5)  # floats > 1 are int bins stored as floats
+    elif isinstance(bad, str):
+        values = np.array([bad] * 20)
+    else:
+        values = np.array([0, 1, 2, bad] * 5, dtype=np.int16)
+    path = write_frame(tmp_path / "f.parquet", _frame(feature_bad=values))
+    with pytest.raises(DatasetError) as err:
+        read_numerai_parquet(path)
+    message = str(err.value)
+    assert "'feature_bad'" in message and f"e.g. {bad!r}" in message and str(path) in message
+    assert "regenerate" in message
+
+
+def test_integer_eras_are_zero_padded_and_filterable(tmp_path: Path) -> None:
+    frame = _frame(era=np.repeat([1, 2], 10))
+    path = write_frame(tmp_path / "f.parquet", frame)
+    assert read_numerai_parquet(path)["era"].unique().tolist() == ["0001", "0002"]
+    assert read_numerai_parquet(path, eras=["0002"])["era"].unique().tolist() == ["0002"]
+
+
+def test_non_numeric_eras_are_kept_and_id_column_becomes_index(tmp_path: Path) -> None:
+    frame = _frame(era=["0001"] * 10 + ["X"] * 10).reset_index()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "f.parquet")
+    loaded = read_numerai_parquet(tmp_path / "f.parquet")
+    assert loaded.index.name == "id" and "id" not in loaded.columns
+    assert loaded["era"].unique().tolist() == ["0001", "X"]
+    assert read_numerai_parquet(tmp_path / "f.parquet", eras=["X"]).shape[0] == 10
+
+
+def test_missing_columns_are_listed(tiny_dataset: Path) -> None:
+    with pytest.raises(DatasetError) as err:
+        read_numerai_parquet(tiny_dataset / "live.parquet", columns=["feature_nope", "target_x"])
+    assert "2 requested columns are not in" in str(err.value)
+    assert "feature_nope, target_x" in str(err.value) and "live.parquet" in str(err.value)
+
+
+def test_column_selection_reads_only_those_columns(tiny_dataset: Path, tmp_path: Path) -> None:
+    path = shutil.copy(tiny_dataset / "train.parquet", tmp_path / "train.parquet")
+    names = pq.ParquetFile(path).schema_arrow.names
+    first, second = [c for c in names if c.startswith("feature_")][:2]
+    for row_group in range(pq.ParquetFile(path).num_row_groups):
+        corrupt_column_chunk(path, row_group, names.index(second))
+    frame = read_numerai_parquet(path, columns=[first, "target"])
+    assert list(frame.columns) == ["era", "data_type", first, "target"]
+    with pytest.raises(DatasetError, match="delete it and download/regenerate it"):
+        read_numerai_parquet(path, columns=[second])
+
+
+def test_era_filter_skips_other_row_groups(tiny_dataset: Path, tmp_path: Path) -> None:
+    path = shutil.copy(tiny_dataset / "train.parquet", tmp_path / "train.parquet")
+    metadata = pq.ParquetFile(path).metadata
+    assert metadata.num_row_groups == 10  # tiny: 40 eras, 4 per row group
+    for column in range(metadata.num_columns):
+        corrupt_column_chunk(path, 9, column)
+    frame = read_numerai_parquet(path, eras=["0002", "0005"])
+    assert sorted(frame["era"].unique()) == ["0002", "0005"]
+    assert read_numerai_parquet(path, data_types=["validation"]).empty
+    with pytest.raises(DatasetError, match="not a readable parquet file"):
+        read_numerai_parquet(path, eras=["0040"])
+
+
+def test_data_type_filter(tiny_dataset: Path) -> None:
+    frame = read_numerai_parquet(tiny_dataset / "validation.parquet", data_types=["validation"])
+    assert frame["data_type"].unique().tolist() == ["validation"]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_parquet_raises_with_advice(tiny_dataset: Path, tmp_path: Path, damage) -> None:
+    path = tmp_path / "train.parquet"
+    if damage == "garbage":
+        path.write_bytes(b"this is not parquet" * 100)
+    else:
+        truncate_half(Path(shutil.copy(tiny_dataset / "train.parquet", path)))
+    for read in (parquet_columns, read_numerai_parquet):
+        with pytest.raises(DatasetError) as err:
+            read(path)
+        assert str(path) in str(err.value)
+        assert "delete it and download/regenerate it" in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="does not exist"):
+        parquet_columns(tmp_path / "nope.parquet")
+
+
+def test_parquet_columns_include_id(tiny_dataset: Path) -> None:
+    columns = parquet_columns(tiny_dataset / "train.parquet")
+    assert columns[:2] == ["era", "data_type"] and columns[-1] == "id"
+    assert "target" in columns
+
+
+def test_read_features_json(tiny_dataset: Path, tmp_path: Path) -> None:
+    meta = read_features_json(tiny_dataset / "features.json")
+    assert {"feature_sets", "targets"} <= meta.keys()
+    (tmp_path / "bad.json").write_text(json.dumps({"feature_sets": {}}))
+    with pytest.raises(DatasetError, match="needs keys 'feature_sets' and 'targets'"):
+        read_features_json(tmp_path / "bad.json")
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(DatasetError, match="cannot read .*broken.json"):
+        read_features_json(tmp_path / "broken.json")

@@ -1,0 +1,47 @@
+import json
+
+import numpy as np
+import pandas as pd
+
+from numerai_pipeline.evaluation.report import build_cv_report, plot_cumulative_corr, report_table
+
+
+def oof_frames(seed=0, n_eras=12, rows=300):
+    rng = np.random.default_rng(seed)
+    eras = np.repeat([f"{i:04d}" for i in range(n_eras)], rows)
+    ids = pd.Index([f"n{i}" for i in range(len(eras))], name="id")
+    target = rng.choice([0, 0.25, 0.5, 0.75, 1.0], size=len(eras))
+    features = rng.integers(0, 5, size=(len(eras), 4)).astype(np.int8)
+    good = target + rng.normal(scale=1.0, size=len(eras))
+    other = good + rng.normal(scale=0.3, size=len(eras))
+    frames = {
+        name: pd.DataFrame({"era": eras, "target": target, "prediction": p}, index=ids)
+        for name, p in {"xgboost": good, "mtm": other, "noise": rng.normal(size=len(eras))}.items()
+    }
+    meta = pd.Series(target + rng.normal(scale=3.0, size=len(eras)), index=ids)
+    return frames, features, ids, meta
+
+
+def test_report_scores_models_and_compares_them_with_the_reference(tmp_path):
+    frames, features, ids, meta = oof_frames()
+    report = build_cv_report(frames, lambda idx: features[ids.get_indexer(idx)], meta)
+    json.dumps(report)  # JSON-safe
+    models = report["models"]
+    assert set(models) == {"xgboost", "mtm", "noise"}
+    assert models["xgboost"]["corr_mean"] > 0.2
+    assert abs(models["noise"]["corr_mean"]) < 3 * models["noise"]["corr_se"]
+    assert models["xgboost"]["mmc_mean"] > 0
+    assert len(models["mtm"]["per_era"]) == 12
+    assert models["mtm"]["vs_xgboost"]["prediction_corr_with_reference"] > 0.8
+    assert models["noise"]["vs_xgboost"]["corr_diff_vs_reference_mean"] < 0
+    assert "vs_xgboost" not in models["xgboost"]
+    table = report_table(report)
+    assert table.count("\n") == 4 and "| xgboost |" in table
+    png = plot_cumulative_corr(report, tmp_path / "plot.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_without_meta_model_has_no_mmc():
+    frames, features, ids, _ = oof_frames()
+    report = build_cv_report(frames, lambda idx: features[ids.get_indexer(idx)], None)
+    assert report["models"]["xgboost"]["mmc_mean"] is None

@@ -1,0 +1,63 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from numerai_pipeline.data.eras import subsample_eras
+from numerai_pipeline.data.schema import DatasetError
+from numerai_pipeline.data.sources import locate_local_dataset
+from numerai_pipeline.features.engineering import (
+    build_feature_matrix,
+    load_training_data,
+    quintile_bins,
+    select_feature_set,
+)
+
+
+@pytest.fixture
+def files(tiny_dataset: Path):
+    return locate_local_dataset(tiny_dataset.parent, tiny_dataset.name)
+
+
+def test_quintile_bins_are_equal_sized_per_era():
+    eras = np.repeat(["a", "b"], 100)
+    values = np.concatenate([np.arange(100.0), -np.arange(100.0)])
+    bins = quintile_bins(values, eras)
+    assert bins.dtype == np.int8
+    for era in ("a", "b"):
+        assert np.bincount(bins[eras == era], minlength=5).tolist() == [20] * 5
+    assert bins[99] == 4 and bins[100] == 4  # the largest value of each era
+
+
+def test_feature_matrix_is_int8_with_engineered_group_features(files, tmp_path):
+    eras = subsample_eras(pd.read_parquet(files.train, columns=["era"])["era"].unique().tolist(), 2)
+    matrix = build_feature_matrix(files, tmp_path, eras=eras)
+    labeled = pd.read_parquet(matrix.labeled)
+    assert set(labeled["era"]) == set(eras)
+    assert (labeled[matrix.all_features].dtypes == np.int8).all()
+    assert labeled[matrix.all_features].isin([-1, 0, 1, 2, 3, 4]).all().all()
+    groups = json.loads(files.features_json.read_text())["feature_sets"]
+    assert len(matrix.engineered) == 2 * len(matrix.groups) > 0
+    assert set(matrix.groups) <= set(groups)
+    live = pd.read_parquet(matrix.live)
+    assert list(live.columns[-len(matrix.engineered) :]) == matrix.engineered
+    data = load_training_data(matrix)
+    assert data.features.dtype == np.int8
+    assert list(data.eras) == sorted(data.eras)
+    assert data.target_names[0] == "target" and not np.isnan(data.main_target).any()
+
+
+def test_feature_sets_come_from_features_json(files):
+    small, _ = select_feature_set(files, "small")
+    everything, _ = select_feature_set(files, "all")
+    assert 0 < len(small) < len(everything)
+    with pytest.raises(DatasetError, match="feature set 'huge' is not in features.json"):
+        select_feature_set(files, "huge")
+
+
+def test_engineering_can_be_switched_off(files, tmp_path):
+    eras = pd.read_parquet(files.train, columns=["era"])["era"].unique().tolist()
+    matrix = build_feature_matrix(files, tmp_path, eras=eras, engineer=False)
+    assert matrix.engineered == []
