@@ -23,9 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-import pandas as pd
-
+from numerai_pipeline.data.synthetic import write_synthetic_dataset
 from numerai_pipeline.numerai_api import NumeraiClient
 
 AUTHENTICATED_FIELDS = {"account", "submission_upload_auth", "create_submission"}
@@ -327,42 +325,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, b"", "text/plain")
 
 
-def write_tiny_dataset(
-    data_dir: Path, version: str = "v5.0", *, n_features: int = 6, seed: int = 0
-) -> Path:
-    """Numerai-shaped tiny files in `data_dir/<version>/`: train (4 eras), validation (2), live,
-    features.json and meta_model.parquet. Returns the version folder."""
-    rng = np.random.default_rng(seed)
-    folder = Path(data_dir) / version
-    folder.mkdir(parents=True, exist_ok=True)
-    features = [f"feature_{i:02d}" for i in range(n_features)]
-
-    def frame(data_type: str, eras: list[str], rows_per_era: int) -> pd.DataFrame:
-        n = len(eras) * rows_per_era
-        df = pd.DataFrame(
-            {f: rng.integers(0, 5, n).astype("int8") for f in features},
-            index=pd.Index([f"n{data_type[0]}{i:05d}" for i in range(n)], name="id"),
-        )
-        df.insert(0, "era", np.repeat(eras, rows_per_era))
-        df.insert(1, "data_type", data_type)
-        targets = rng.integers(0, 5, n) / 4 if data_type != "live" else np.full(n, np.nan)
-        df["target"] = targets.astype("float32")
-        return df
-
-    frame("train", ["0001", "0002", "0003", "0004"], 50).to_parquet(folder / "train.parquet")
-    validation = frame("validation", ["0013", "0014"], 50)
-    validation.to_parquet(folder / "validation.parquet")
-    frame("live", ["0016"], 40).to_parquet(folder / "live.parquet")
-    meta = pd.DataFrame(
-        {"era": validation["era"], "numerai_meta_model": rng.random(len(validation))},
-        index=validation.index,
-    )
-    meta.to_parquet(folder / "meta_model.parquet")
-    feature_sets = {"small": features[:2], "medium": features[:4], "all": features}
-    (folder / "features.json").write_text(
-        json.dumps({"feature_sets": feature_sets, "targets": ["target"]})
-    )
-    return folder
+def write_tiny_dataset(data_dir: Path, version: str = "v5.0", seed: int = 0) -> Path:
+    """The synthetic generator's `tiny` files in `data_dir/<version>/` (what the server serves)."""
+    return write_synthetic_dataset(Path(data_dir), version, "tiny", seed=seed)
 
 
 @contextmanager

@@ -16,18 +16,27 @@ from numerai_pipeline.data.sources import DatasetFiles
 from numerai_pipeline.data.validation import check_dataset_file
 from numerai_pipeline.resources.data_source import NumeraiDataSource
 from numerai_pipeline.resources.home import HomeResource
+from numerai_pipeline.resources.numerai import NumeraiResource
 
 CHECKED_FILES = {"train": True, "validation": True, "live": False}
 
 
 @asset(group_name="ingest", kinds={"parquet"})
 def numerai_dataset(
-    context: AssetExecutionContext, home: HomeResource, data_source: NumeraiDataSource
+    context: AssetExecutionContext,
+    home: HomeResource,
+    data_source: NumeraiDataSource,
+    numerai: NumeraiResource,
 ) -> Output[DatasetFiles]:
     """Raw Numerai files (train, validation, live, features.json) for the configured data version."""
-    files = data_source.fetch(home.paths.data)
+    client = numerai.client() if data_source.source == "numerai" else None
+    files = data_source.fetch(home.paths.data, client)
     context.log.info(f"dataset {files.version} from {data_source.source} at {files.root}")
-    return Output(files, metadata={"source": data_source.source, **files.to_metadata()})
+    sizes = {
+        f"{path.name}_bytes": path.stat().st_size
+        for path in (files.train, files.validation, files.live)
+    }
+    return Output(files, metadata={"source": data_source.source, **files.to_metadata(), **sizes})
 
 
 @multi_asset_check(

@@ -23,6 +23,8 @@ class DatasetFiles:
     features_json: Path | None = None
     meta_model: Path | None = None
     signal: Path | None = None
+    round_num: int | None = None
+    """The tournament round the live file belongs to (known for numerapi downloads)."""
 
     def to_metadata(self) -> dict[str, str]:
         """The fields as strings (for asset metadata); absent optional files are left out."""

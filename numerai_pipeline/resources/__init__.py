@@ -7,6 +7,7 @@ import os
 from numerai_pipeline.resources.data_source import NumeraiDataSource
 from numerai_pipeline.resources.home import HomeResource
 from numerai_pipeline.resources.mlflow_tracking import MlflowTracking
+from numerai_pipeline.resources.numerai import numerai_resource_from_env
 from numerai_pipeline.storage.home import PipelineHome
 
 
@@ -21,6 +22,7 @@ def resources_from_env() -> dict[str, object]:
             version=os.environ.get("NUMERAI_DATA_VERSION", "v5.0"),
             synthetic_preset=os.environ.get("NUMERAI_SYNTHETIC_PRESET", "demo"),
         ),
+        "numerai": numerai_resource_from_env(),
         "mlflow_tracking": MlflowTracking(
             tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", home.mlflow_tracking_uri),
             artifact_root=str(home.mlflow_artifacts),

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from numerai_pipeline.data.download import download_numerai_dataset
 from numerai_pipeline.data.schema import DatasetError, validate_version
 from numerai_pipeline.data.sources import (
     DatasetFiles,
     ensure_synthetic_dataset,
     locate_local_dataset,
 )
+from numerai_pipeline.numerai_api import NumeraiClient
 
 SOURCES = ("synthetic", "local", "numerai")
 
@@ -26,8 +29,12 @@ class NumeraiDataSource(ConfigurableResource):
     synthetic_preset: str = "demo"
     seed: int = 0
 
-    def fetch(self, data_root: Path) -> DatasetFiles:
-        """Make the version's files available on disk and return where they are."""
+    def fetch(self, data_root: Path, client: NumeraiClient | None = None) -> DatasetFiles:
+        """Make the version's files available on disk and return where they are.
+
+        The `numerai` source downloads with `client`: complete files are skipped, partial ones
+        resumed, and the live file is fetched for the current round.
+        """
         validate_version(self.version)
         if self.source == "synthetic":
             return ensure_synthetic_dataset(
@@ -41,7 +48,12 @@ class NumeraiDataSource(ConfigurableResource):
                 )
             return locate_local_dataset(Path(self.data_dir), self.version)
         if self.source == "numerai":
-            raise DatasetError("the numerai source is configured through the numerai resource")
+            if client is None:
+                raise DatasetError("NUMERAI_DATA_SOURCE=numerai needs a Numerai API client")
+            round_num = client.get_current_round()
+            download_numerai_dataset(client, self.version, data_root / "numerai", round_num)
+            files = locate_local_dataset(data_root / "numerai", self.version)
+            return replace(files, round_num=round_num)
         raise DatasetError(
             f"unknown data source {self.source!r}; set NUMERAI_DATA_SOURCE to one of "
             f"{', '.join(SOURCES)}"

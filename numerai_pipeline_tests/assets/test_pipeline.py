@@ -15,11 +15,13 @@ from numerai_pipeline.cli import run_pipeline
 from numerai_pipeline.resources.data_source import NumeraiDataSource
 from numerai_pipeline.resources.home import HomeResource
 from numerai_pipeline.resources.mlflow_tracking import MlflowTracking
+from numerai_pipeline.resources.numerai import NumeraiResource
 from numerai_pipeline.storage.home import PipelineHome
 
 
-def tiny_resources(home, **source) -> dict[str, object]:
+def tiny_resources(home, numerai: NumeraiResource | None = None, **source) -> dict[str, object]:
     return {
+        "numerai": numerai or NumeraiResource(),
         "home": HomeResource(root=str(home.root)),
         "data_source": NumeraiDataSource(
             **{"source": "synthetic", "synthetic_preset": "tiny", **source}
@@ -58,6 +60,8 @@ def test_whole_graph_writes_report_and_submission(finished_run):
     assert list(submission.columns) == ["id", "prediction"]
     assert submission["prediction"].between(0, 1, inclusive="neither").all()
     assert submission["id"].is_unique
+    ledger = home.submissions / "ledger.json"
+    assert not ledger.exists()  # no credentials: written, not uploaded
 
 
 def test_mlflow_has_a_tagged_run_per_fit_and_a_registered_champion(finished_run):
