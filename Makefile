@@ -46,6 +46,8 @@ mlflow-ui: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_mtm.py
+	$(BIN)/python benchmarks/bench_memory.py --preset demo
+	$(BIN)/python benchmarks/bench_cv_models.py
 
 clean:
 	rm -rf $(NUMERAI_PIPELINE_HOME)

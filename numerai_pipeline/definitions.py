@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, FilesystemIOManager, define_asset_job
 
-from numerai_pipeline.assets import eras, evaluation, features, ingest, models, submission
+from numerai_pipeline.assets import eras, evaluation, features, ingest, models, neural, submission
 from numerai_pipeline.assets.partitions import cv_fold_partitions
 from numerai_pipeline.resources import resources_from_env
 from numerai_pipeline.storage.home import PipelineHome
 
 PREPARE = AssetSelection.groups("ingest", "eras", "features")
-CV = AssetSelection.assets(evaluation.cv_predictions)
+CV = AssetSelection.assets(
+    evaluation.cv_predictions, neural.mtm_encoder, neural.mtm_heads, neural.neural_baselines
+)
 TRAIN_AND_SUBMIT = AssetSelection.assets(
     evaluation.cv_report, models.xgboost_model, submission.live_predictions, submission.submission
 )
@@ -33,6 +35,9 @@ defs = Definitions(
         eras.era_index,
         features.feature_matrix,
         evaluation.cv_predictions,
+        neural.mtm_encoder,
+        neural.mtm_heads,
+        neural.neural_baselines,
         evaluation.cv_report,
         models.xgboost_model,
         submission.live_predictions,

@@ -11,6 +11,9 @@ import pytest
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+# Tiny data: OpenMP threads (torch, xgboost) should sleep rather than spin between the many
+# short parallel regions, or they starve each other on 2 cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from numerai_pipeline.storage.home import PipelineHome  # noqa: E402
 

@@ -1,5 +1,7 @@
 """[eras] Era index and the walk-forward CV plan with its embargo."""
 
+import os
+
 from dagster import Config, MetadataValue, Output, asset
 
 from numerai_pipeline.assets.partitions import CV_FOLDS
@@ -12,7 +14,7 @@ from numerai_pipeline.evaluation.cv import EraPlan, embargo_for_target, era_cv_s
 class EraConfig(Config):
     """Keep every Nth labeled era (1 = all; Numerai's examples use 4 on full data)."""
 
-    every_nth_era: int = 1
+    every_nth_era: int = int(os.environ.get("NUMERAI_EVERY_NTH_ERA", "1"))
 
 
 @asset(group_name="eras")

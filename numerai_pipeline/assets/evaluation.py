@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 
 from numerai_pipeline.assets.partitions import cv_fold_partitions
 from numerai_pipeline.data.sources import DatasetFiles
+from numerai_pipeline.data.synthetic import read_signal
 from numerai_pipeline.evaluation.cv import EraPlan
 from numerai_pipeline.evaluation.meta_model import read_meta_model
 from numerai_pipeline.evaluation.metrics import per_era_corr
@@ -20,6 +21,7 @@ from numerai_pipeline.resources.mlflow_tracking import MlflowTracking
 from numerai_pipeline.storage.atomic import atomic_write_text
 
 CONTROL = "xgboost_shuffled_control"
+ORACLE = "oracle"
 
 
 class CVConfig(Config):
@@ -72,13 +74,19 @@ def cv_report(
     numerai_dataset: DatasetFiles,
     feature_matrix: FeatureMatrix,
     cv_predictions: dict[str, dict[str, pd.DataFrame]],
+    mtm_heads: dict[str, dict[str, pd.DataFrame]],
+    neural_baselines: dict[str, dict[str, pd.DataFrame]],
 ) -> Output[dict]:
     """Per-era CORR, Sharpe, drawdown, MMC and feature exposure of every model over all CV folds."""
     oof = {
-        model: pd.concat([folds[fold][model] for fold in sorted(folds)])
-        for folds in [cv_predictions]
-        for model in next(iter(folds.values()))
+        model: pd.concat([by_fold[fold][model] for fold in sorted(by_fold)])
+        for by_fold in (cv_predictions, mtm_heads, neural_baselines)
+        for model in next(iter(by_fold.values()))
     }
+    if numerai_dataset.signal is not None:
+        reference = oof["xgboost"]
+        signal = read_signal(numerai_dataset.signal).reindex(reference.index).to_numpy()
+        oof[ORACLE] = reference.assign(prediction=signal)
     scored = sorted({era for frame in oof.values() for era in frame["era"].unique()})
     features = load_training_data(feature_matrix, scored, engineered=False)
     position = pd.Index(features.ids)
@@ -86,7 +94,14 @@ def cv_report(
         oof,
         lambda ids: features.features[position.get_indexer(ids)],
         read_meta_model(numerai_dataset.meta_model),
-        notes={CONTROL: "targets shuffled within eras: must score within noise of zero"},
+        notes={
+            CONTROL: "targets shuffled within eras: must score within noise of zero",
+            ORACLE: "the synthetic data's noise-free planted signal: the achievable limit",
+            "mtm": "pretrained per fold on its training eras; the features-only masks also "
+            "see the unlabeled live rows (features only, never targets)",
+            "mtm_no_pretrain": "the MTM network trained from scratch (ablation)",
+            "mlp": "MLP on ordinal features + missing flags, same era-batched loss",
+        },
     )
     json_path = atomic_write_text(
         home.paths.reports / "cv_report.json", json.dumps(report, indent=2)

@@ -415,3 +415,8 @@ def write_synthetic_dataset(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def read_signal(path: Path) -> pd.Series:
+    """The noise-free planted signal per id (`synthetic_signal.parquet`): the oracle's prediction."""
+    return pd.read_parquet(path, columns=[SIGNAL_COL])[SIGNAL_COL].astype("float64")

@@ -26,23 +26,30 @@ def shuffle_targets_within_eras(data: TrainingData, seed: int = 0) -> TrainingDa
     )
 
 
+def split_fold(data: TrainingData, fold: EraFold) -> tuple[TrainingData, TrainingData]:
+    """The fold's training rows and its test rows (the embargoed eras between are in neither)."""
+    train = data.select_eras(np.asarray(fold.train_eras, dtype=object))
+    test = data.select_eras(np.asarray(fold.test_eras, dtype=object))
+    if len(train.features) == 0 or len(test.features) == 0:
+        raise ValueError(f"{fold.name} has no training or no test rows in the data given")
+    return train, test
+
+
+def oof_frame(test: TrainingData, predictions: np.ndarray) -> pd.DataFrame:
+    """Out-of-fold predictions indexed by id with `era`, `target` (main) and `prediction`."""
+    return pd.DataFrame(
+        {ERA_COL: test.eras, TARGET_COL: test.main_target, "prediction": predictions},
+        index=pd.Index(test.ids, name="id"),
+    )
+
+
 def fold_predictions(
     model: TournamentModel,
     data: TrainingData,
     fold: EraFold,
     progress: ProgressFn = no_progress,
 ) -> pd.DataFrame:
-    """Fit `model` on the fold's training eras only and predict its test eras.
-
-    Returns a frame indexed by id with `era`, `target` (main) and `prediction`.
-    """
-    train = data.select_eras(np.asarray(fold.train_eras, dtype=object))
-    test = data.select_eras(np.asarray(fold.test_eras, dtype=object))
-    if len(train.features) == 0 or len(test.features) == 0:
-        raise ValueError(f"{fold.name} has no training or no test rows in the data given")
+    """Fit `model` on the fold's training eras only and predict its test eras."""
+    train, test = split_fold(data, fold)
     model.fit(train, progress)
-    predictions = model.predict(test.features, test.eras)
-    return pd.DataFrame(
-        {ERA_COL: test.eras, TARGET_COL: test.main_target, "prediction": predictions},
-        index=pd.Index(test.ids, name="id"),
-    )
+    return oof_frame(test, model.predict(test.features, test.eras))

@@ -102,21 +102,27 @@ def build_cv_report(
 
 
 def report_table(report: dict) -> str:
-    """A markdown table of the headline numbers per model."""
+    """A markdown table of the headline numbers per model, with the comparison to the reference."""
+    ref = report.get("reference_model", REFERENCE_MODEL)
     header = (
-        "| model | CORR mean ± SE | Sharpe | max drawdown | MMC mean | max feature exposure "
-        "| eras |\n|---|---|---|---|---|---|---|"
+        f"| model | CORR mean ± SE | Sharpe | max drawdown | MMC mean | max feature exposure "
+        f"| eras | corr with {ref} | CORR - {ref} ± SE |\n|---|---|---|---|---|---|---|---|---|"
     )
 
     def fmt(value: float | None, digits: int = 4) -> str:
         return "n/a" if value is None else f"{value:.{digits}f}"
 
-    rows = [
-        f"| {name} | {fmt(m['corr_mean'])} ± {fmt(m['corr_se'])} | {fmt(m['corr_sharpe'], 2)} "
-        f"| {fmt(m['max_drawdown'])} | {fmt(m['mmc_mean'])} | {fmt(m['feature_exposure_max'], 3)} "
-        f"| {m['n_eras']} |"
-        for name, m in report["models"].items()
-    ]
+    rows = []
+    for name, m in report["models"].items():
+        vs = m.get("vs_" + ref, {})
+        rows.append(
+            f"| {name} | {fmt(m['corr_mean'])} ± {fmt(m['corr_se'])} | {fmt(m['corr_sharpe'], 2)} "
+            f"| {fmt(m['max_drawdown'])} | {fmt(m['mmc_mean'])} "
+            f"| {fmt(m['feature_exposure_max'], 3)} | {m['n_eras']} "
+            f"| {fmt(vs.get('prediction_corr_with_reference'), 3)} "
+            f"| {fmt(vs.get('corr_diff_vs_reference_mean'))} "
+            f"± {fmt(vs.get('corr_diff_vs_reference_se'))} |"
+        )
     return "\n".join([header, *rows])
 
 

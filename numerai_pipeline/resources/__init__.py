@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from numerai_pipeline.resources.compute import ComputeResource
 from numerai_pipeline.resources.data_source import NumeraiDataSource
 from numerai_pipeline.resources.home import HomeResource
 from numerai_pipeline.resources.mlflow_tracking import MlflowTracking
@@ -23,6 +24,10 @@ def resources_from_env() -> dict[str, object]:
             synthetic_preset=os.environ.get("NUMERAI_SYNTHETIC_PRESET", "demo"),
         ),
         "numerai": numerai_resource_from_env(),
+        "compute": ComputeResource(
+            device=os.environ.get("NUMERAI_DEVICE", "auto"),
+            preset=os.environ.get("NUMERAI_MODEL_PRESET", "auto"),
+        ),
         "mlflow_tracking": MlflowTracking(
             tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", home.mlflow_tracking_uri),
             artifact_root=str(home.mlflow_artifacts),

@@ -72,3 +72,17 @@ class MlflowTracking(ConfigurableResource):
         version = mlflow.register_model(model_uri, name)
         mlflow.MlflowClient().set_registered_model_alias(name, alias, version.version)
         return str(version.version)
+
+    def log_history(self, params: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        """Log a neural fit's config and its per-epoch losses (one step per epoch and phase)."""
+        import mlflow
+
+        mlflow.log_params(params)
+        for step, record in enumerate(history):
+            phase = record.get("phase", "train")
+            values = {
+                f"{phase}_{key}": float(value)
+                for key, value in record.items()
+                if key not in ("phase", "epoch") and isinstance(value, int | float)
+            }
+            mlflow.log_metrics(values, step=step)

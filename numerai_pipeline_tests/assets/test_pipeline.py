@@ -9,9 +9,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import FilesystemIOManager
+from dagster import AssetKey, DagsterInstance, FilesystemIOManager, materialize
 
 from numerai_pipeline.cli import run_pipeline
+from numerai_pipeline.definitions import defs
+from numerai_pipeline.resources.compute import ComputeResource
 from numerai_pipeline.resources.data_source import NumeraiDataSource
 from numerai_pipeline.resources.home import HomeResource
 from numerai_pipeline.resources.mlflow_tracking import MlflowTracking
@@ -22,6 +24,7 @@ from numerai_pipeline.storage.home import PipelineHome
 def tiny_resources(home, numerai: NumeraiResource | None = None, **source) -> dict[str, object]:
     return {
         "numerai": numerai or NumeraiResource(),
+        "compute": ComputeResource(preset="tiny", torch_threads=1),
         "home": HomeResource(root=str(home.root)),
         "data_source": NumeraiDataSource(
             **{"source": "synthetic", "synthetic_preset": "tiny", **source}
@@ -48,11 +51,14 @@ def test_whole_graph_writes_report_and_submission(finished_run):
     home, outcome = finished_run
     report = json.loads((home.reports / "cv_report.json").read_text())
     assert report == outcome["report"]
-    for name in ("xgboost", "xgboost_shuffled_control"):
+    for name in ("xgboost", "xgboost_shuffled_control", "mtm", "mtm_no_pretrain", "mlp", "oracle"):
         model = report["models"][name]
         for key in ("corr_mean", "corr_sharpe", "max_drawdown", "mmc_mean", "feature_exposure_max"):
             assert model[key] is not None, (name, key)
         assert len(model["per_era"]) == model["n_eras"] > 10
+    oracle = report["models"]["oracle"]
+    xgboost_eras = report["models"]["xgboost"]["per_era"].keys()
+    assert oracle["corr_mean"] > 0 and oracle["per_era"].keys() == xgboost_eras
     control = report["models"]["xgboost_shuffled_control"]
     assert abs(control["corr_mean"]) < 3 * control["corr_se"]
     assert (home.reports / "cv_cumulative_corr.png").exists()
@@ -84,3 +90,18 @@ def test_mlflow_has_a_tagged_run_per_fit_and_a_registered_champion(finished_run)
     features = [c for c in live.columns if c.startswith("feature_")]
     predictions = loaded.predict(live[features].astype("float32"))
     assert len(predictions) == len(live) and np.std(predictions) > 0
+
+
+def test_rematerializing_the_encoder_resumes_from_its_checkpoint(finished_run):
+    home, _ = finished_run
+    checkpoints = list((home.checkpoints / "mtm" / "fold_1").iterdir())
+    assert any(p.name == "encoder.pt" for p in checkpoints) and len(checkpoints) >= 2
+    result = materialize(
+        defs.assets,
+        selection=[AssetKey("mtm_encoder")],
+        partition_key="fold_1",
+        resources=tiny_resources(home),
+        instance=DagsterInstance.get(),
+    )
+    event = result.get_asset_materialization_events()[0].materialization
+    assert event.metadata["resumed_from"].value not in ("", "None")

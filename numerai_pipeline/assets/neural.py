@@ -1,0 +1,150 @@
+"""[models] GPU-tagged neural assets per CV fold: MTM pretraining, MTM heads, neural baselines."""
+
+from pathlib import Path
+
+import pandas as pd
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
+
+from numerai_pipeline.assets.partitions import cv_fold_partitions
+from numerai_pipeline.evaluation.cv import EraPlan
+from numerai_pipeline.evaluation.oof import fold_predictions, oof_frame, split_fold
+from numerai_pipeline.features.engineering import (
+    FeatureMatrix,
+    load_live_features,
+    load_training_data,
+)
+from numerai_pipeline.resources.compute import ComputeResource
+from numerai_pipeline.resources.home import HomeResource
+from numerai_pipeline.resources.mlflow_tracking import MlflowTracking
+
+GPU_OP_TAGS = {
+    "dagster-k8s/config": {
+        "container_config": {
+            "resources": {"requests": {"nvidia.com/gpu": "1"}, "limits": {"nvidia.com/gpu": "1"}}
+        }
+    }
+}
+GPU_ASSET = {
+    "group_name": "models",
+    "partitions_def": cv_fold_partitions,
+    "pool": "gpu",
+    "op_tags": GPU_OP_TAGS,
+    "kinds": {"pytorch"},
+}
+REGISTERED_MTM = "numerai-mtm"
+
+
+def _progress(context: AssetExecutionContext, name: str):
+    return lambda message: context.log.info(f"{name} {context.partition_key}: {message}")
+
+
+@asset(**GPU_ASSET)
+def mtm_encoder(
+    context: AssetExecutionContext,
+    compute: ComputeResource,
+    home: HomeResource,
+    mlflow_tracking: MlflowTracking,
+    feature_matrix: FeatureMatrix,
+    era_index: EraPlan,
+) -> Output[str]:
+    """MTM pretrained by masked modelling on the fold's training eras plus unlabeled live rows."""
+    from numerai_pipeline.models.mtm_training import MTMModel
+    from numerai_pipeline.models.pyfunc import save_neural_model
+
+    fold = era_index.fold(context.partition_key)
+    device = compute.torch_device()
+    folder = home.paths.checkpoints / "mtm" / fold.name
+    model = MTMModel(
+        compute.mtm_config(device),
+        checkpoint_dir=folder,
+        seed_groups=feature_matrix.groups,
+        device=device,
+    )
+    data = load_training_data(feature_matrix, fold.train_eras)
+    live = load_live_features(feature_matrix)[feature_matrix.all_features].to_numpy()
+    with mlflow_tracking.start_run(context, f"mtm_encoder-{fold.name}", {"model": "mtm"}) as run:
+        model.pretrain(data, _progress(context, "mtm pretraining"), unlabeled_features=live)
+        mlflow_tracking.log_history(model.params(), model.history)
+    path = save_neural_model(model, folder / "encoder.pt")
+    return Output(
+        str(path),
+        metadata={
+            "device": device,
+            "train_eras": len(fold.train_eras),
+            "unlabeled_live_rows": len(live),
+            "tokens": MetadataValue.md(
+                "\n".join(f"- **{g}**: {len(m)} features" for g, m in model.groups.items())
+            ),
+            "resumed_from": str(model.resumed_from),
+            "mlflow_run": run.info.run_id,
+        },
+    )
+
+
+@asset(**GPU_ASSET)
+def mtm_heads(
+    context: AssetExecutionContext,
+    compute: ComputeResource,
+    mlflow_tracking: MlflowTracking,
+    feature_matrix: FeatureMatrix,
+    era_index: EraPlan,
+    mtm_encoder: str,
+) -> Output[dict[str, pd.DataFrame]]:
+    """Main and auxiliary target heads finetuned on the fold and its out-of-fold predictions."""
+    from numerai_pipeline.models.pyfunc import load_neural_model, log_neural_model
+
+    fold = era_index.fold(context.partition_key)
+    model = load_neural_model(Path(mtm_encoder), device=compute.torch_device())
+    model.checkpoint_dir = Path(mtm_encoder).parent
+    train, test = split_fold(
+        load_training_data(feature_matrix, fold.train_eras + fold.test_eras), fold
+    )
+    last_fold = fold.index == len(era_index.folds)
+    with mlflow_tracking.start_run(context, f"mtm-{fold.name}", {"model": "mtm"}) as run:
+        model.finetune(train, _progress(context, "mtm finetuning"))
+        oof = oof_frame(test, model.predict(test.features, test.eras))
+        mlflow_tracking.log_history(model.params(), model.history)
+        log_neural_model(
+            model, "model", registered_model_name=REGISTERED_MTM if last_fold else None
+        )
+    return Output(
+        {"mtm": oof},
+        metadata={
+            "selected": str(model.selected),
+            "device": str(model.device),
+            "mlflow_run": run.info.run_id,
+        },
+    )
+
+
+@asset(**GPU_ASSET)
+def neural_baselines(
+    context: AssetExecutionContext,
+    compute: ComputeResource,
+    mlflow_tracking: MlflowTracking,
+    feature_matrix: FeatureMatrix,
+    era_index: EraPlan,
+) -> Output[dict[str, pd.DataFrame]]:
+    """Ablations for the fold: the MTM network trained from scratch, and an MLP on ordinal features."""
+    from numerai_pipeline.models.mlp import MLPModel
+    from numerai_pipeline.models.mtm_training import MTMModel
+
+    fold = era_index.fold(context.partition_key)
+    device = compute.torch_device()
+    data = load_training_data(feature_matrix, fold.train_eras + fold.test_eras)
+    models = [
+        MTMModel(
+            compute.mtm_config(device),
+            pretrain=False,
+            seed_groups=feature_matrix.groups,
+            device=device,
+        ),
+        MLPModel(compute.mlp_config(), device=device),
+    ]
+    out, metadata = {}, {"device": device}
+    for model in models:
+        with mlflow_tracking.start_run(context, f"{model.name}-{fold.name}", {"model": model.name}):
+            out[model.name] = fold_predictions(model, data, fold, _progress(context, model.name))
+            mlflow_tracking.log_history(model.params(), model.history)
+        metadata[f"{model.name}_selected"] = str(getattr(model, "selected", ""))
+    return Output(out, metadata=metadata)

@@ -1,0 +1,194 @@
+"""A plain MLP on ordinal feature values + missing flags, with the MTM's era-batched Pearson loss:
+the cheap neural baseline the MTM has to beat."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from numerai_pipeline.data.eras import subsample_eras
+from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
+from numerai_pipeline.models.neural import (
+    adamw,
+    autocast,
+    epoch_seed,
+    era_batches,
+    era_offsets,
+    mean_corr,
+    pearson_loss,
+    seed_everything,
+    select_device,
+    set_lr,
+    snapshot,
+    split_holdout,
+    to_device,
+    warmup_cosine,
+)
+
+
+@dataclass
+class MLPConfig:
+    hidden: tuple[int, ...] = (256, 64)
+    dropout: float = 0.1
+    epochs: int = 8
+    eras_per_batch: int = 4
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    grad_clip: float = 1.0
+    aux_weight: float = 0.1
+    """Weight of the auxiliary targets' mean (1 - per-era Pearson)."""
+    patience: int = 2
+    era_stride: int = 1
+    holdout_fraction: float = 0.15
+    embargo: int = 8
+    seed: int = 0
+    predict_batch_rows: int = 65536
+
+
+def ordinal_inputs(features: torch.Tensor) -> torch.Tensor:
+    """int8 bins -> [(value - 2) / 2 (0 when missing), missing flag] as float, (n, 2F)."""
+    missing = features < 0
+    values = torch.where(missing, 2, features.long()).float()
+    return torch.cat([(values - 2) / 2, missing.float()], 1)
+
+
+class MLPNet(nn.Module):
+    def __init__(self, n_features: int, n_targets: int, config: MLPConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = 2 * n_features
+        for size in config.hidden:
+            layers += [nn.Linear(width, size), nn.GELU(), nn.Dropout(config.dropout)]
+            width = size
+        layers.append(nn.Linear(width, n_targets))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(ordinal_inputs(features))
+
+
+class MLPModel:
+    """MLP tournament model: per-era Pearson loss on whole-era batches, main + auxiliary outputs,
+    early stopping on an inner holdout of the latest training eras behind an embargo."""
+
+    def __init__(self, config: MLPConfig | None = None, device: str | None = None) -> None:
+        self.config = config or MLPConfig()
+        self.name = "mlp"
+        self.device = select_device(device)
+        self.net: MLPNet | None = None
+        self.feature_names: list[str] = []
+        self.target_names: list[str] = []
+        self.selected_epoch = 0
+        self.history: list[dict] = []
+
+    def _build(self, feature_names: list[str], target_names: list[str]) -> None:
+        self.feature_names, self.target_names = feature_names, target_names
+        self.net = MLPNet(len(feature_names), len(target_names), self.config).to(self.device)
+
+    def fit(self, data: TrainingData, progress: ProgressFn = no_progress) -> None:
+        c = self.config
+        seed_everything(c.seed)
+        inner, holdout_eras = split_holdout(data.eras, c.holdout_fraction, c.embargo)
+        train = data.select_eras(subsample_eras(inner, c.era_stride))
+        holdout = data.select_eras(np.array(holdout_eras)) if holdout_eras else None
+        self._build(data.feature_names, data.target_names)
+        optimizer = adamw(self.net, c.lr, c.weight_decay, self.device)
+        _, offsets = era_offsets(train.eras)
+        steps = -(-(len(offsets) - 1) // c.eras_per_batch)
+        total, warmup = c.epochs * steps, max(1, int(c.warmup_fraction * c.epochs * steps))
+        best, best_state, bad = -np.inf, None, 0
+        for epoch in range(c.epochs):
+            torch.manual_seed(epoch_seed(c.seed, epoch))
+            rng = np.random.default_rng(epoch_seed(c.seed, epoch))
+            self.net.train()
+            losses = []
+            for i, (rows, ids) in enumerate(era_batches(offsets, c.eras_per_batch, rng)):
+                targets = to_device(train.targets[rows], self.device, torch.float32)
+                era_ids = to_device(ids, self.device, torch.long)
+                with autocast(self.device):
+                    out = self.net(to_device(train.features[rows], self.device, torch.int8))
+                loss = pearson_loss(out[:, 0], targets[:, 0], era_ids)
+                if out.shape[1] > 1:
+                    aux = [
+                        pearson_loss(out[:, j], targets[:, j], era_ids)
+                        for j in range(1, out.shape[1])
+                    ]
+                    loss = loss + c.aux_weight * torch.stack(aux).mean()
+                set_lr(optimizer, warmup_cosine(epoch * steps + i, total, warmup, c.lr))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
+                optimizer.step()
+                losses.append(float(loss.detach()))
+            record = {"epoch": epoch + 1, "loss": float(np.mean(losses))}
+            if holdout is not None:
+                score = mean_corr(
+                    self.predict(holdout.features, holdout.eras), holdout.main_target, holdout.eras
+                )
+                record["holdout_corr"] = score
+                if score > best:
+                    best, best_state, bad, self.selected_epoch = (
+                        score,
+                        snapshot(self.net),
+                        0,
+                        epoch + 1,
+                    )
+                else:
+                    bad += 1
+            self.history.append(record)
+            progress(
+                f"epoch {epoch + 1}/{c.epochs} loss {record['loss']:.4f}"
+                + (f" holdout corr {record['holdout_corr']:.4f}" if holdout is not None else "")
+            )
+            if bad > c.patience:
+                break
+        if best_state is not None:
+            self.net.load_state_dict(best_state)
+        else:
+            self.selected_epoch = len(self.history)
+
+    def predict(self, features: np.ndarray, eras: np.ndarray | None = None) -> np.ndarray:
+        """The main-target output for int8 feature rows."""
+        if self.net is None:
+            raise RuntimeError("mlp.predict called before fit")
+        self.net.eval()
+        out = []
+        with torch.no_grad(), autocast(self.device):
+            for start in range(0, len(features), self.config.predict_batch_rows):
+                chunk = to_device(
+                    features[start : start + self.config.predict_batch_rows],
+                    self.device,
+                    torch.int8,
+                )
+                out.append(self.net(chunk)[:, 0].float().cpu().numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
+
+    def params(self) -> dict[str, float | int | str]:
+        values = {
+            k: v if isinstance(v, int | float | str) else str(v)
+            for k, v in asdict(self.config).items()
+        }
+        values.update(device=str(self.device), selected_epoch=self.selected_epoch)
+        return values
+
+    def to_payload(self) -> dict:
+        """Everything `from_payload` needs to rebuild the fitted model (torch.save-able)."""
+        return {
+            "kind": "mlp",
+            "config": asdict(self.config),
+            "feature_names": self.feature_names,
+            "target_names": self.target_names,
+            "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()},
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict, device: str | None = None) -> MLPModel:
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in payload["config"].items()}
+        model = cls(MLPConfig(**values), device=device)
+        model._build(payload["feature_names"], payload["target_names"])
+        model.net.load_state_dict(payload["state_dict"])
+        return model

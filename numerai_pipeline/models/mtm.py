@@ -1,0 +1,455 @@
+"""Masked Trajectory Model (Wu et al. 2023) over a Numerai row: feature-group and target tokens.
+
+A row is a sequence of tokens of two modalities: one token per feature group and one per target.
+An MAE-style encoder sees only the visible tokens; the decoder re-inserts a learned mask token per
+modality and per-modality heads reconstruct every feature bin and target bin. The mask selects
+the task: PREDICT (targets hidden) is the tournament prediction.
+
+Every mask of a batch keeps the same number of tokens per row, so the encoder input is one
+`gather` of the visible tokens (no padding, no attention mask).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FEATURES = "features"
+TARGETS = "targets"
+MODALITIES = (FEATURES, TARGETS)
+VALUE_STATES = 6
+"""Feature states: missing (-1) and the bins 0..4."""
+BINS = 5
+"""Target bins {0, .25, .5, .75, 1}; 7-bin auxiliary targets are rounded to the nearest."""
+ORDINAL = (0.0, -1.0, -0.5, 0.0, 0.5, 1.0)
+"""The ordinal value of each feature state (missing = 0, the middle bin)."""
+
+
+class MaskKind(StrEnum):
+    """Named mask patterns; each visible-token pattern is drawn by `make_mask`."""
+
+    PREDICT = "predict"
+    """All targets hidden, feature groups kept with a ratio from `predict_feature_keep`."""
+    RANDOM = "random"
+    """Feature groups and targets hidden independently, keep ratios from `random_keep`."""
+    FEATURES_ONLY = "features_only"
+    """Rows without targets: feature groups kept with a ratio from `random_keep`, targets hidden."""
+
+
+@dataclass
+class MTMConfig:
+    """Architecture, mask ratios and training schedule of the MTM (and its presets)."""
+
+    d_model: int = 64
+    n_heads: int = 4
+    n_encoder_layers: int = 2
+    n_decoder_layers: int = 1
+    mlp_ratio: int = 4
+    dropout: float = 0.1
+    n_groups: int | None = None
+    """Feature-group tokens; None = `features.grouping.default_n_groups` (16..64)."""
+    target_tokens: str = "20d"
+    """Target tokens: "all", "20d" (main + 20-day auxiliary targets) or "main"; auxiliary
+    columns identical to the main target are dropped."""
+    target_loss: str = "mse"
+    """"mse" of the expected value (aligned with CORR), or "ce" over the 5 bins."""
+    target_weight: float = 3.0
+    """Weight of the hidden-target loss against the feature reconstruction in pretraining."""
+    predict_feature_keep: tuple[float, float] = (0.5, 1.0)
+    random_keep: tuple[float, float] = (0.3, 0.9)
+    predict_probability: float = 0.75
+    """Share of pretraining steps drawing PREDICT (the rest RANDOM)."""
+    pretrain_epochs: int = 4
+    finetune_epochs: int = 3
+    scratch_epochs: int = 6
+    """Finetuning epochs of the same network without pretraining (the ablation); the presets
+    give it about the compute of `mtm`'s pretraining + finetuning."""
+    batch_rows: int = 1024
+    eras_per_batch: int = 4
+    lr: float = 2e-3
+    finetune_lr: float = 2e-4
+    scratch_lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    grad_clip: float = 1.0
+    aux_weight: float = 0.1
+    patience: int = 1
+    era_stride: int = 1
+    """Train on every `era_stride`-th era (neighbouring eras share most of their target window)."""
+    holdout_fraction: float = 0.15
+    embargo: int = 8
+    seed: int = 0
+    predict_batch_rows: int = 8192
+
+    @classmethod
+    def cpu_demo(cls) -> MTMConfig:
+        """Sized for 2 CPU cores and the demo data (~40 s per fit on ~150 training eras)."""
+        return cls(
+            d_model=16,
+            n_heads=2,
+            n_encoder_layers=2,
+            n_decoder_layers=1,
+            dropout=0.0,
+            pretrain_epochs=1,
+            finetune_epochs=2,
+            scratch_epochs=4,
+            batch_rows=1024,
+            eras_per_batch=1,
+            lr=5e-3,
+            finetune_lr=2e-3,
+            scratch_lr=2e-3,
+            era_stride=1,
+        )
+
+    @classmethod
+    def gpu(cls) -> MTMConfig:
+        """One GPU, full Numerai data (the sizes of the design note)."""
+        return cls(
+            d_model=128,
+            n_heads=4,
+            n_encoder_layers=4,
+            n_decoder_layers=2,
+            pretrain_epochs=8,
+            finetune_epochs=4,
+            scratch_epochs=12,
+            batch_rows=4096,
+            lr=1e-3,
+            era_stride=1,
+            predict_batch_rows=65536,
+        )
+
+    @classmethod
+    def tiny(cls) -> MTMConfig:
+        """For tests."""
+        return cls(
+            d_model=16,
+            n_heads=2,
+            n_encoder_layers=1,
+            n_decoder_layers=1,
+            dropout=0.0,
+            target_tokens="all",
+            pretrain_epochs=2,
+            finetune_epochs=2,
+            scratch_epochs=2,
+            batch_rows=128,
+            eras_per_batch=2,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> MTMConfig:
+        names = {f.name for f in fields(cls)}
+        kept = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names}
+        return cls(**kept)
+
+
+def group_index(groups: list[list[int]]) -> np.ndarray:
+    """(G, m) feature indices per group, padded with -1 to the largest group's size."""
+    width = max(len(g) for g in groups)
+    index = np.full((len(groups), width), -1, dtype=np.int64)
+    for i, members in enumerate(groups):
+        index[i, : len(members)] = members
+    return index
+
+
+def target_bins(targets: torch.Tensor) -> torch.Tensor:
+    """Bin index 0..4 of each target value (NaN -> 0; such tokens are never in a loss)."""
+    return torch.nan_to_num(targets * (BINS - 1)).round().clamp(0, BINS - 1).long()
+
+
+def expected_value(logits: torch.Tensor) -> torch.Tensor:
+    """Expected target value in [0, 1] under the softmax over bins (last axis)."""
+    values = torch.linspace(0, 1, BINS, device=logits.device, dtype=torch.float32)
+    return logits.float().softmax(-1) @ values
+
+
+def _keep(
+    n: int, width: int, low: float, high: float, gen: torch.Generator | None, least: int
+) -> torch.Tensor:
+    """(n, width) bool with the same number of True per row: a keep ratio drawn in [low, high]
+    once for the batch, at least `least` kept."""
+    ratio = low + (high - low) * float(torch.rand(1, generator=gen))
+    count = min(width, max(least, round(ratio * width)))
+    chosen = torch.rand(n, width, generator=gen).argsort(1)[:, :count]
+    return torch.zeros(n, width, dtype=torch.bool).scatter_(1, chosen, True)
+
+
+def make_mask(
+    kind: MaskKind,
+    n_rows: int,
+    n_groups: int,
+    n_targets: int,
+    config: MTMConfig,
+    feature_keep: float | None = None,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    """Visible tokens (True) per modality for `kind`, the same count in every row; `feature_keep`
+    fixes the feature ratio (1.0 = every feature group visible, the inference mask)."""
+    if kind is MaskKind.RANDOM:
+        low, high = config.random_keep
+        return {
+            FEATURES: _keep(n_rows, n_groups, low, high, generator, least=1),
+            TARGETS: _keep(n_rows, n_targets, low, high, generator, least=0),
+        }
+    low, high = config.predict_feature_keep if kind is MaskKind.PREDICT else config.random_keep
+    if feature_keep is not None:
+        low = high = feature_keep
+    return {
+        FEATURES: _keep(n_rows, n_groups, low, high, generator, least=1),
+        TARGETS: torch.zeros(n_rows, n_targets, dtype=torch.bool),
+    }
+
+
+class GroupTokenizer(nn.Module):
+    """Token of a feature group: sum over its features of E[feature, state] + ordinal(state) x
+    w_feature, plus a group-id embedding, LayerNorm. The ordinal term folds into the table, so a
+    token is one `embedding_bag` sum over (feature, state) codes."""
+
+    def __init__(self, index: np.ndarray, n_features: int, d_model: int) -> None:
+        super().__init__()
+        real = index >= 0
+        pad = n_features * VALUE_STATES
+        self.register_buffer("columns", torch.from_numpy(np.maximum(index, 0)), persistent=False)
+        self.register_buffer("real", torch.from_numpy(real).long(), persistent=False)
+        offsets = np.where(real, index * VALUE_STATES + 1, pad)
+        self.register_buffer("offsets", torch.from_numpy(offsets), persistent=False)
+        self.register_buffer("ordinal", torch.tensor(ORDINAL)[:, None], persistent=False)
+        self.value_emb = nn.Parameter(torch.empty(n_features, VALUE_STATES, d_model))
+        self.ordinal_emb = nn.Parameter(torch.empty(n_features, 1, d_model))
+        self.group_emb = nn.Parameter(torch.empty(index.shape[0], d_model))
+        self.norm = nn.LayerNorm(d_model)
+
+    def codes(self, features: torch.Tensor) -> torch.Tensor:
+        """(n, G, m) rows of the flat (feature, state) table; padding points at a zero row."""
+        return self.offsets + features[:, self.columns].long() * self.real
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        n = features.shape[0]
+        table = (self.value_emb + self.ordinal * self.ordinal_emb).flatten(0, 1)
+        table = torch.cat([table, table.new_zeros(1, table.shape[1])])
+        summed = F.embedding_bag(self.codes(features).flatten(0, 1), table, mode="sum")
+        return self.norm(summed.view(n, -1, table.shape[1]) + self.group_emb)
+
+
+class TargetTokenizer(nn.Module):
+    """Token of a target: an embedding of its bin or of "missing" (NaN) + a target-id embedding."""
+
+    def __init__(self, n_targets: int, d_model: int) -> None:
+        super().__init__()
+        self.value_emb = nn.Parameter(torch.empty(n_targets, BINS + 1, d_model))
+        self.target_emb = nn.Parameter(torch.empty(n_targets, d_model))
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, targets: torch.Tensor) -> torch.Tensor:
+        ids = torch.arange(targets.shape[1], device=targets.device)
+        states = torch.where(torch.isnan(targets), 0, target_bins(targets) + 1)
+        return self.norm(self.value_emb[ids, states] + self.target_emb)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, config: MTMConfig) -> None:
+        super().__init__()
+        self.n_heads = config.n_heads
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
+        self.proj = nn.Linear(config.d_model, config.d_model)
+        self.scale = (config.d_model // config.n_heads) ** -0.5
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, length, d = x.shape
+        qkv = self.qkv(x).view(n, length, 3, self.n_heads, d // self.n_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        if x.is_cuda:
+            y = F.scaled_dot_product_attention(q, k, v)
+        else:  # for a few short tokens the explicit product beats the fused CPU kernels
+            y = ((q * self.scale) @ k.transpose(-1, -2)).softmax(-1) @ v
+        return self.proj(y.transpose(1, 2).reshape(n, length, d))
+
+
+class MLP(nn.Module):
+    def __init__(self, config: MTMConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(config.d_model, config.mlp_ratio * config.d_model)
+        self.proj = nn.Linear(config.mlp_ratio * config.d_model, config.d_model)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.proj(F.relu(self.fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-LN bidirectional transformer block."""
+
+    def __init__(self, config: MTMConfig) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(config.d_model)
+        self.attn = SelfAttention(config)
+        self.ln2 = nn.LayerNorm(config.d_model)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class GroupedLinear(nn.Module):
+    """A separate linear map per token position: (n, P, d) -> (n, P, out)."""
+
+    def __init__(self, positions: int, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(positions, d_in, d_out))
+        self.bias = nn.Parameter(torch.zeros(positions, d_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias[:, None], x.transpose(0, 1), self.weight).transpose(0, 1)
+
+
+class MTM(nn.Module):
+    """Encoder over visible tokens, decoder over all tokens, per-modality reconstruction heads.
+
+    `groups` is the (G, m) feature-index table of `group_index` over `n_features` columns;
+    `n_targets` counts the target tokens (main target first).
+    """
+
+    def __init__(
+        self, config: MTMConfig, groups: np.ndarray, n_targets: int, n_features: int
+    ) -> None:
+        super().__init__()
+        self.config = config
+        d = config.d_model
+        self.n_groups, self.group_width = groups.shape
+        self.n_targets = n_targets
+        self.tokenizers = nn.ModuleDict(
+            {
+                FEATURES: GroupTokenizer(groups, n_features, d),
+                TARGETS: TargetTokenizer(n_targets, d),
+            }
+        )
+        self.encoder = nn.Sequential(*(Block(config) for _ in range(config.n_encoder_layers)))
+        self.encoder_norm = nn.LayerNorm(d)
+        self.mask_tokens = nn.ParameterDict({m: nn.Parameter(torch.empty(d)) for m in MODALITIES})
+        self.decoder_pos = nn.Parameter(torch.empty(self.n_groups + n_targets, d))
+        self.decoder = nn.Sequential(*(Block(config) for _ in range(config.n_decoder_layers)))
+        self.decoder_norm = nn.LayerNorm(d)
+        self.heads = nn.ModuleDict(
+            {
+                FEATURES: GroupedLinear(self.n_groups, d, self.group_width * BINS),
+                TARGETS: GroupedLinear(n_targets, d, BINS),
+            }
+        )
+        depth = config.n_encoder_layers + config.n_decoder_layers
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight"):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * depth))
+            elif p.dim() >= 2 or name.startswith("mask_tokens"):
+                nn.init.normal_(p, std=0.02)
+            elif name.endswith("bias"):
+                nn.init.zeros_(p)
+
+    def forward(
+        self, batch: dict[str, torch.Tensor], mask: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """`batch`: features (n, F) int, optional targets (n, T) float with NaN = missing (absent
+        = all missing). `mask`: visible tokens per modality, the same count in every row (as
+        `make_mask` draws them). Returns per-modality logits for the modalities with hidden tokens
+        (features (n, G, m, 5), targets (n, T, 5)) and the reconstruction loss over hidden, present
+        tokens (features per feature in a group, targets x `target_weight`)."""
+        features = batch[FEATURES]
+        n, d = features.shape[0], self.config.d_model
+        targets = batch.get(TARGETS)
+        if targets is None:
+            targets = torch.full((n, self.n_targets), float("nan"), device=features.device)
+        tokens = self.tokenizers[FEATURES](features)
+        if mask[TARGETS].any():
+            tokens = torch.cat([tokens, self.tokenizers[TARGETS](targets)], 1)
+        visible = torch.cat([mask[FEATURES], mask[TARGETS]], 1)[:, : tokens.shape[1]]
+        index = visible.nonzero()[:, 1].view(n, -1, 1).expand(-1, -1, d)
+        x = self.encoder_norm(self.encoder(tokens.gather(1, index)))
+
+        hidden_tokens = torch.cat(
+            [self.mask_tokens[m].expand(n, size, d) for m, size in self._sizes()], 1
+        ).to(x.dtype)
+        x = hidden_tokens.scatter(1, index, x) + self.decoder_pos.to(x.dtype)
+        x = self.decoder_norm(self.decoder(x))
+        features_out, targets_out = x.split([self.n_groups, self.n_targets], 1)
+
+        outputs: dict[str, torch.Tensor] = {}
+        losses = []
+        hidden_features = ~mask[FEATURES]
+        if hidden_features.any():
+            logits = self.heads[FEATURES](features_out).view(n, self.n_groups, -1, BINS)
+            outputs[FEATURES] = logits
+            losses.append(self._feature_loss(logits, features, hidden_features))
+        outputs[TARGETS] = self.heads[TARGETS](targets_out)
+        hidden_targets = ~mask[TARGETS] & ~torch.isnan(targets)
+        if hidden_targets.any():
+            loss = target_loss(outputs[TARGETS], targets, self.config.target_loss)
+            losses.append(self.config.target_weight * loss[hidden_targets].mean())
+        loss = torch.stack(losses).sum() if losses else x.sum() * 0
+        return outputs, loss
+
+    def _sizes(self) -> list[tuple[str, int]]:
+        return [(FEATURES, self.n_groups), (TARGETS, self.n_targets)]
+
+    def _feature_loss(
+        self, logits: torch.Tensor, features: torch.Tensor, hidden: torch.Tensor
+    ) -> torch.Tensor:
+        tokenizer = self.tokenizers[FEATURES]
+        values = features[:, tokenizer.columns].long()
+        counted = hidden[..., None] & (values >= 0) & tokenizer.real.bool()
+        ce = F.cross_entropy(
+            logits.float().flatten(0, 2), values.clamp(min=0).flatten(), reduction="none"
+        )
+        return (ce * counted.flatten()).sum() / counted.sum().clamp(min=1)
+
+    def predict_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Target logits (n, T, 5) under the inference PREDICT mask (every feature visible)."""
+        n, device = features.shape[0], features.device
+        mask = {
+            FEATURES: torch.ones(n, self.n_groups, dtype=torch.bool, device=device),
+            TARGETS: torch.zeros(n, self.n_targets, dtype=torch.bool, device=device),
+        }
+        return self({FEATURES: features}, mask)[0][TARGETS]
+
+    def flops_per_row(
+        self, visible_tokens: int | None = None, hidden_features: bool = False
+    ) -> float:
+        """Forward FLOPs (2 x multiply-adds) of one row with `visible_tokens` in the encoder
+        (default: every feature group, as at inference), counting the feature head only when
+        `hidden_features`; a training step is ~3x this. Gathers and sums of embeddings are not
+        FLOPs of a matmul and are left out."""
+        c = self.config
+        d = c.d_model
+        length = self.n_groups + self.n_targets
+        enc = self.n_groups if visible_tokens is None else visible_tokens
+
+        def block(tokens: int) -> float:
+            dense = tokens * (4 * d * d + 2 * c.mlp_ratio * d * d)
+            return 2 * (dense + 2 * tokens * tokens * d)
+
+        heads = self.n_targets * d * BINS
+        if hidden_features:
+            heads += self.n_groups * d * self.group_width * BINS
+        return 2 * heads + c.n_encoder_layers * block(enc) + c.n_decoder_layers * block(length)
+
+
+def target_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
+    """Per-element (n, T) target loss: CE over the 5 bins or squared error of the expected value;
+    0 where the target is NaN."""
+    valid = ~torch.isnan(targets)
+    if kind == "ce":
+        loss = F.cross_entropy(
+            logits.float().flatten(0, 1), target_bins(targets).flatten(), reduction="none"
+        ).view(targets.shape)
+    elif kind == "mse":
+        loss = (expected_value(logits) - torch.nan_to_num(targets)) ** 2
+    else:
+        raise ValueError(f"target_loss must be 'ce' or 'mse', got {kind!r}")
+    return torch.where(valid, loss, torch.zeros_like(loss))

@@ -1,0 +1,432 @@
+"""Fitting the MTM: masked pretraining, era-batched finetuning selected on an embargoed inner
+holdout, per-epoch checkpoints with resume (per phase), prediction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from numerai_pipeline.data.eras import subsample_eras
+from numerai_pipeline.features.grouping import fit_feature_groups
+from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
+from numerai_pipeline.models.mtm import (
+    FEATURES,
+    MTM,
+    TARGETS,
+    MaskKind,
+    MTMConfig,
+    expected_value,
+    group_index,
+    make_mask,
+    target_loss,
+)
+from numerai_pipeline.models.neural import (
+    adamw,
+    autocast,
+    epoch_seed,
+    era_batches,
+    era_offsets,
+    mean_corr,
+    pearson_loss,
+    seed_everything,
+    select_device,
+    set_lr,
+    snapshot,
+    split_holdout,
+    to_device,
+    warmup_cosine,
+)
+from numerai_pipeline.storage.atomic import atomic_path
+
+PRETRAIN, FINETUNE = "pretrain", "finetune"
+EpochFn = Callable[[torch.optim.Optimizer, np.random.Generator, tuple[int, int, float]], float]
+
+
+@dataclass
+class _Progress:
+    """Where a phase stands; saved in each of its checkpoints."""
+
+    epoch: int = 0
+    done: bool = False
+    best_score: float = -math.inf
+    best_label: str = ""
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_epochs: int = 0
+    history: list[dict] = field(default_factory=list)
+    optimizer: dict | None = None
+
+
+def select_targets(names: list[str], targets: np.ndarray, kind: str) -> list[str]:
+    """Target tokens for `kind` ("all", "20d": main + 20-day auxiliaries, "main"); auxiliary
+    columns identical to the main target (Numerai's `target` copies one) are dropped."""
+    if kind not in ("all", "20d", "main"):
+        raise ValueError(f"target_tokens must be 'all', '20d' or 'main', got {kind!r}")
+    chosen = [names[0]]
+    for j, name in enumerate(names[1:], start=1):
+        if kind == "main" or (kind == "20d" and not name.endswith("_20")):
+            continue
+        if not np.array_equal(targets[:, j], targets[:, 0], equal_nan=True):
+            chosen.append(name)
+    return chosen
+
+
+class MTMModel:
+    """The MTM as a tournament model: `pretrain` (masked modelling) then `finetune` (era-batched
+    Pearson loss on the PREDICT mask); `fit` runs both, or only the finetuning for the ablation
+    `pretrain=False` (`mtm_no_pretrain`). `predict` reads the main target head.
+
+    Both phases train on the inner eras of `split_holdout` (the latest eras, behind an embargo,
+    are held out); finetuning keeps the weights, pretrained head included, that score best there.
+    `seed_groups` (features.json groups) seed the feature grouping; with `checkpoint_dir` every
+    epoch is checkpointed and a phase run again on the same config, data and starting weights
+    resumes from its last checkpoint.
+    """
+
+    def __init__(
+        self,
+        config: MTMConfig | None = None,
+        pretrain: bool = True,
+        checkpoint_dir: Path | None = None,
+        seed_groups: dict[str, list[str]] | None = None,
+        device: str | None = None,
+    ) -> None:
+        self.config = config or MTMConfig.cpu_demo()
+        self.pretrain_enabled = pretrain
+        self.name = "mtm" if pretrain else "mtm_no_pretrain"
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.seed_groups = seed_groups
+        self.device = select_device(device)
+        self.net: MTM | None = None
+        self.feature_names: list[str] = []
+        self.target_names: list[str] = []
+        self.groups: dict[str, list[str]] = {}
+        self.pretrained = False
+        self.selected = ""
+        self.history: list[dict] = []
+        self.resumed_from: tuple[str, int] | None = None
+
+    def _build(self, groups: dict[str, list[str]], feature_names: list[str], targets: list[str]):
+        position = {name: i for i, name in enumerate(feature_names)}
+        layout = group_index([[position[f] for f in members] for members in groups.values()])
+        self.groups, self.feature_names, self.target_names = groups, feature_names, targets
+        self.net = MTM(self.config, layout, len(targets), len(feature_names)).to(self.device)
+
+    def _split(self, data: TrainingData) -> tuple[TrainingData, TrainingData | None]:
+        """(training rows: inner eras subsampled by `era_stride`, holdout rows or None), with the
+        target columns of the model's target tokens."""
+        c = self.config
+        columns = [data.target_names.index(t) for t in self.target_names]
+        targets = data.targets[:, columns]
+        data = TrainingData(
+            data.features, targets, data.eras, data.feature_names, self.target_names
+        )
+        inner, holdout_eras = split_holdout(data.eras, c.holdout_fraction, c.embargo)
+        train = data.select_eras(subsample_eras(inner, c.era_stride))
+        return train, data.select_eras(np.array(holdout_eras)) if holdout_eras else None
+
+    def _setup(self, data: TrainingData) -> None:
+        """Seed, choose target tokens, fit feature groups on the inner eras, build the network."""
+        c = self.config
+        seed_everything(c.seed)
+        self.target_names = select_targets(data.target_names, data.targets, c.target_tokens)
+        train, _ = self._split(data)
+        groups = fit_feature_groups(
+            train.features, data.feature_names, c.n_groups, self.seed_groups, seed=c.seed
+        )
+        self._build(groups, data.feature_names, self.target_names)
+        self.history, self.pretrained, self.selected = [], False, ""
+
+    def fit(
+        self,
+        data: TrainingData,
+        progress: ProgressFn = no_progress,
+        unlabeled_features: np.ndarray | None = None,
+    ) -> None:
+        """`pretrain` (unless the ablation) then `finetune` on `data`'s eras."""
+        if self.pretrain_enabled:
+            self.pretrain(data, progress, unlabeled_features)
+        else:
+            self._setup(data)
+        self.finetune(data, progress)
+
+    def pretrain(
+        self,
+        data: TrainingData,
+        progress: ProgressFn = no_progress,
+        unlabeled_features: np.ndarray | None = None,
+    ) -> None:
+        """Masked modelling on `data`'s inner eras (PREDICT/RANDOM masks); `unlabeled_features`
+        (int8 rows without targets, e.g. live) join through FEATURES_ONLY masks. Feature groups
+        are fit on `data` only."""
+        self._setup(data)
+        train, _ = self._split(data)
+        c = self.config
+        rows = len(train.eras) + (0 if unlabeled_features is None else len(unlabeled_features))
+        steps = math.ceil(rows / c.batch_rows)
+
+        def epoch(optimizer, rng, schedule) -> float:
+            return self._pretrain_epoch(train, unlabeled_features, optimizer, rng, schedule)
+
+        path = self._checkpoint_path(PRETRAIN, data, unlabeled_features)
+        self._run_phase(PRETRAIN, c.pretrain_epochs, c.lr, steps, epoch, None, path, progress)
+        self.pretrained = True
+
+    def finetune(self, data: TrainingData, progress: ProgressFn = no_progress) -> None:
+        """Era-batched finetuning of the PREDICT head on `data`'s inner eras; the holdout picks the
+        best of the pretrained weights (when pretrained) and each finetuning epoch. Builds the
+        network first when nothing was pretrained."""
+        c = self.config
+        if self.net is None:
+            self._setup(data)
+        train, holdout = self._split(data)
+        epochs, lr = (
+            (c.finetune_epochs, c.finetune_lr)
+            if self.pretrained
+            else (c.scratch_epochs, c.scratch_lr)
+        )
+        steps = math.ceil(len(np.unique(train.eras)) / c.eras_per_batch)
+
+        def epoch(optimizer, rng, schedule) -> float:
+            return self._finetune_epoch(train, optimizer, rng, schedule)
+
+        path = self._checkpoint_path(FINETUNE, data, None)
+        state = self._run_phase(FINETUNE, epochs, lr, steps, epoch, holdout, path, progress)
+        if state.best_state is not None:
+            self.net.load_state_dict(state.best_state)
+        self.selected = state.best_label or f"{FINETUNE} {epochs}"
+        n_holdout = 0 if holdout is None else len(np.unique(holdout.eras))
+        progress(f"{self.name}: selected {self.selected} on {n_holdout} holdout eras")
+
+    def _run_phase(
+        self,
+        phase: str,
+        epochs: int,
+        lr: float,
+        steps: int,
+        run_epoch: EpochFn,
+        holdout: TrainingData | None,
+        path: Path | None,
+        progress: ProgressFn,
+    ) -> _Progress:
+        """Epochs of one phase with a checkpoint after each; resumes from `path`. With a holdout,
+        scores the starting weights (if pretrained) and every epoch, keeping the best."""
+        c = self.config
+        index = 0 if phase == PRETRAIN else 1
+        state = self._load_checkpoint(path, phase)
+        if state.epoch == 0 and not state.done:
+            state.history = list(self.history)
+            if holdout is not None and self.pretrained:
+                score = self._select(state, holdout, f"{PRETRAIN} head")
+                progress(f"pretrained head holdout corr {score:.4f}")
+                if state.history:
+                    state.history[-1] = {**state.history[-1], "holdout_corr": score}
+        optimizer = adamw(self.net, lr, c.weight_decay, self.device)
+        if state.optimizer is not None:
+            optimizer.load_state_dict(state.optimizer)
+            state.optimizer = None
+        while not state.done:
+            torch.manual_seed(epoch_seed(c.seed, index, state.epoch))
+            rng = np.random.default_rng(epoch_seed(c.seed, index, state.epoch))
+            loss = run_epoch(optimizer, rng, (state.epoch * steps, epochs * steps, lr))
+            state.epoch += 1
+            record = {"phase": phase, "epoch": state.epoch, "loss": loss}
+            if holdout is not None:
+                record["holdout_corr"] = self._select(state, holdout, f"{phase} {state.epoch}")
+            state.history.append(record)
+            state.done = state.epoch == epochs or state.bad_epochs > c.patience
+            self._save_checkpoint(path, state, optimizer)
+            score = record.get("holdout_corr")
+            progress(
+                f"{phase} epoch {state.epoch}/{epochs} loss {loss:.4f}"
+                + ("" if score is None else f" holdout corr {score:.4f}")
+            )
+        self.history = state.history
+        return state
+
+    def _step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, lr: float) -> float:
+        set_lr(optimizer, lr)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.grad_clip)
+        optimizer.step()
+        return float(loss.detach())
+
+    def _pretrain_epoch(
+        self,
+        train: TrainingData,
+        unlabeled: np.ndarray | None,
+        optimizer: torch.optim.Optimizer,
+        rng: np.random.Generator,
+        schedule: tuple[int, int, float],
+    ) -> float:
+        """Masked modelling over shuffled row batches; PREDICT or RANDOM masks on labeled rows,
+        FEATURES_ONLY on unlabeled rows."""
+        c, net = self.config, self.net
+        step, total, lr = schedule
+        warmup = max(1, int(c.warmup_fraction * total))
+        n_labeled = len(train.eras)
+        sources = [train.features] if unlabeled is None else [train.features, unlabeled]
+        order = rng.permutation(sum(len(s) for s in sources))
+        net.train()
+        losses = []
+        for start in range(0, len(order), c.batch_rows):
+            rows = np.sort(order[start : start + c.batch_rows])
+            labeled = rows[rows < n_labeled]
+            for source, idx in ((0, labeled), (1, rows[rows >= n_labeled] - n_labeled)):
+                if not len(idx):
+                    continue
+                batch = {FEATURES: to_device(sources[source][idx], self.device, torch.int8)}
+                if source == 0:
+                    batch[TARGETS] = to_device(train.targets[idx], self.device, torch.float32)
+                    predict = rng.random() < c.predict_probability
+                    kind = MaskKind.PREDICT if predict else MaskKind.RANDOM
+                else:
+                    kind = MaskKind.FEATURES_ONLY
+                mask = make_mask(kind, len(idx), net.n_groups, net.n_targets, c)
+                mask = {m: v.to(self.device) for m, v in mask.items()}
+                with autocast(self.device):
+                    _, loss = net(batch, mask)
+                losses.append(self._step(loss, optimizer, warmup_cosine(step, total, warmup, lr)))
+            step += 1
+        return float(np.mean(losses))
+
+    def _finetune_epoch(
+        self,
+        train: TrainingData,
+        optimizer: torch.optim.Optimizer,
+        rng: np.random.Generator,
+        schedule: tuple[int, int, float],
+    ) -> float:
+        """Whole-era batches, PREDICT mask with every feature visible: 1 - mean per-era Pearson of
+        the main head's expected value + `aux_weight` x the auxiliary targets' loss."""
+        c, net = self.config, self.net
+        step, total, lr = schedule
+        warmup = max(1, int(c.warmup_fraction * total))
+        _, offsets = era_offsets(train.eras)
+        net.train()
+        losses = []
+        for rows, ids in era_batches(offsets, c.eras_per_batch, rng):
+            features = to_device(train.features[rows], self.device, torch.int8)
+            targets = to_device(train.targets[rows], self.device, torch.float32)
+            era_ids = to_device(ids, self.device, torch.long)
+            with autocast(self.device):
+                logits = net.predict_logits(features)
+            loss = pearson_loss(expected_value(logits[:, 0]), targets[:, 0], era_ids)
+            if net.n_targets > 1:
+                aux = target_loss(logits[:, 1:], targets[:, 1:], c.target_loss)
+                present = (~torch.isnan(targets[:, 1:])).sum().clamp(min=1)
+                loss = loss + c.aux_weight * aux.sum() / present
+            losses.append(self._step(loss, optimizer, warmup_cosine(step, total, warmup, lr)))
+            step += 1
+        return float(np.mean(losses))
+
+    def _select(self, state: _Progress, holdout: TrainingData, label: str) -> float:
+        """Score the current weights on the holdout; keep them if best so far."""
+        score = mean_corr(
+            self.predict(holdout.features, holdout.eras), holdout.main_target, holdout.eras
+        )
+        if score > state.best_score:
+            state.best_score, state.best_label = score, label
+            state.best_state, state.bad_epochs = snapshot(self.net), 0
+        else:
+            state.bad_epochs += 1
+        return score
+
+    def predict(self, features: np.ndarray, eras: np.ndarray | None = None) -> np.ndarray:
+        """Expected main target (the PREDICT head) for int8 feature rows."""
+        if self.net is None:
+            raise RuntimeError(f"{self.name}.predict called before fit")
+        self.net.eval()
+        out = []
+        with torch.no_grad(), autocast(self.device):
+            for start in range(0, len(features), self.config.predict_batch_rows):
+                chunk = features[start : start + self.config.predict_batch_rows]
+                logits = self.net.predict_logits(to_device(chunk, self.device, torch.int8))
+                out.append(expected_value(logits[:, 0]).cpu().numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
+
+    def params(self) -> dict[str, float | int | str]:
+        values = {
+            k: v if isinstance(v, int | float | str) else str(v)
+            for k, v in self.config.to_dict().items()
+        }
+        values.update(
+            pretrain=str(self.pretrain_enabled),
+            device=str(self.device),
+            n_groups=len(self.groups),
+            n_target_tokens=len(self.target_names),
+            selected=self.selected,
+        )
+        if self.net is not None:
+            values["n_params"] = sum(p.numel() for p in self.net.parameters())
+        return values
+
+    def _checkpoint_path(
+        self, phase: str, data: TrainingData, unlabeled: np.ndarray | None
+    ) -> Path | None:
+        """A file named by the phase and a digest of config, data and starting weights."""
+        if self.checkpoint_dir is None:
+            return None
+        digest = hashlib.blake2b(digest_size=12)
+        digest.update(json.dumps([self.name, self.config.to_dict()], sort_keys=True).encode())
+        for array in (data.features, data.targets, unlabeled):
+            if array is not None:
+                digest.update(str(array.shape).encode())
+                digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update("\0".join(map(str, data.eras)).encode())
+        digest.update("\0".join(data.feature_names + data.target_names).encode())
+        for value in self.net.state_dict().values():
+            digest.update(value.detach().cpu().numpy().tobytes())
+        return self.checkpoint_dir / f"{self.name}-{phase}-{digest.hexdigest()}.pt"
+
+    def _save_checkpoint(
+        self, path: Path | None, state: _Progress, optimizer: torch.optim.Optimizer
+    ) -> None:
+        if path is None:
+            return
+        state.optimizer = None if state.done else optimizer.state_dict()
+        with atomic_path(path) as tmp:
+            torch.save({"progress": vars(state), "model": self.net.state_dict()}, tmp)
+        state.optimizer = None
+
+    def _load_checkpoint(self, path: Path | None, phase: str) -> _Progress:
+        if path is None or not path.exists():
+            return _Progress()
+        payload = torch.load(path, map_location=self.device, weights_only=True)
+        state = _Progress(**payload["progress"])
+        self.net.load_state_dict(payload["model"])
+        later = FINETUNE if phase == PRETRAIN else "done"
+        self.resumed_from = (later, 0) if state.done else (phase, state.epoch)
+        return state
+
+    def to_payload(self) -> dict:
+        """Everything `from_payload` needs to rebuild the model, pretrained or fitted."""
+        return {
+            "kind": "mtm",
+            "pretrain": self.pretrain_enabled,
+            "pretrained": self.pretrained,
+            "config": self.config.to_dict(),
+            "feature_names": self.feature_names,
+            "target_names": self.target_names,
+            "groups": self.groups,
+            "selected": self.selected,
+            "history": self.history,
+            "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()},
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict, device: str | None = None) -> MTMModel:
+        model = cls(MTMConfig.from_dict(payload["config"]), payload["pretrain"], device=device)
+        model._build(payload["groups"], payload["feature_names"], payload["target_names"])
+        model.net.load_state_dict(payload["state_dict"])
+        model.pretrained = payload["pretrained"]
+        model.selected = payload["selected"]
+        model.history = payload["history"]
+        return model

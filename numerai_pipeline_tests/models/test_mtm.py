@@ -1,0 +1,135 @@
+"""The MTM network: mask factories, missing targets, capacity to fit one era."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from numerai_pipeline.models.base import TrainingData
+from numerai_pipeline.models.mtm import (
+    FEATURES,
+    MTM,
+    TARGETS,
+    MaskKind,
+    MTMConfig,
+    expected_value,
+    group_index,
+    make_mask,
+)
+from numerai_pipeline.models.neural import pearson_loss
+
+
+def tiny_data(
+    n_eras: int = 24, rows: int = 64, n_features: int = 24, n_targets: int = 3, seed: int = 0
+) -> TrainingData:
+    """Numerai-shaped rows with a planted signal: int8 bins (some -1), binned targets, NaN aux."""
+    rng = np.random.default_rng(seed)
+    n = n_eras * rows
+    features = rng.integers(0, 5, (n, n_features)).astype(np.int8)
+    features[rng.random((n, n_features)) < 0.02] = -1
+    signal = features[:, :4].clip(0).sum(1) + rng.normal(0, 2, n)
+    targets = np.stack(
+        [
+            np.digitize(signal + rng.normal(0, j, n), np.quantile(signal, [0.2, 0.4, 0.6, 0.8])) / 4
+            for j in range(n_targets)
+        ],
+        1,
+    ).astype(np.float32)
+    targets[: rows * 2, -1] = np.nan
+    eras = np.repeat([f"{e + 1:04d}" for e in range(n_eras)], rows).astype(object)
+    return TrainingData(
+        features,
+        targets,
+        eras,
+        [f"feature_{i}" for i in range(n_features)],
+        ["target"] + [f"target_aux{j}_20" for j in range(1, n_targets)],
+    )
+
+
+def tiny_net(config: MTMConfig | None = None, n_features: int = 24, n_targets: int = 3) -> MTM:
+    groups = group_index([list(range(g, n_features, 6)) for g in range(6)])
+    return MTM(config or MTMConfig.tiny(), groups, n_targets, n_features)
+
+
+def draws(kind: MaskKind, n_groups: int, n_targets: int, times: int = 50) -> list[dict]:
+    config, gen = MTMConfig.tiny(), torch.Generator().manual_seed(0)
+    return [make_mask(kind, 64, n_groups, n_targets, config, generator=gen) for _ in range(times)]
+
+
+def test_masks_keep_the_same_count_in_every_row() -> None:
+    for kind in MaskKind:
+        for mask in draws(kind, 10, 4, times=5):
+            for visible in mask.values():
+                counts = visible.sum(1)
+                assert (counts == counts[0]).all()
+
+
+def test_predict_mask_hides_targets_and_keeps_feature_ratio() -> None:
+    masks = draws(MaskKind.PREDICT, 10, 3)
+    assert not any(m[TARGETS].any() for m in masks)
+    kept = torch.stack([m[FEATURES].sum(1)[0] for m in masks])
+    assert kept.min() >= 5 and kept.max() == 10
+    full = make_mask(MaskKind.PREDICT, 50, 10, 3, MTMConfig.tiny(), feature_keep=1.0)
+    assert full[FEATURES].all() and not full[TARGETS].any()
+
+
+def test_random_mask_hides_both_modalities_within_ratios() -> None:
+    masks = draws(MaskKind.RANDOM, 20, 8)
+    ratio = torch.stack([m[FEATURES].float().mean(1)[0] for m in masks])
+    assert ratio.min() >= 0.3 - 1e-6 and ratio.max() <= 0.9 + 1e-6 and ratio.std() > 0
+    targets = torch.stack([m[TARGETS].float().mean(1)[0] for m in masks])
+    assert targets.min() >= 0.25 and targets.max() <= 0.9 + 1e-6
+    rows = masks[0][FEATURES]
+    assert not (rows == rows[0]).all(), "rows draw their own visible groups"
+
+
+def test_features_only_mask_never_shows_targets() -> None:
+    masks = draws(MaskKind.FEATURES_ONLY, 12, 4)
+    assert not any(m[TARGETS].any() for m in masks)
+    ratio = torch.stack([m[FEATURES].float().mean(1)[0] for m in masks])
+    assert ratio.min() >= 0.25 and ratio.max() <= 0.92 and ratio.min() > 0
+
+
+def test_nan_targets_contribute_zero_gradient() -> None:
+    torch.manual_seed(0)
+    data = tiny_data(n_eras=1)
+    net = tiny_net()
+    features = torch.from_numpy(data.features)
+    targets = torch.from_numpy(data.targets)
+    targets[:10, 0] = float("nan")
+    mask = make_mask(MaskKind.PREDICT, len(features), 6, 3, net.config)
+    outputs, loss = net({FEATURES: features, TARGETS: targets}, mask)
+    logits = outputs[TARGETS]
+    logits.retain_grad()
+    pred = expected_value(logits[:, 0])
+    era = torch.zeros(len(pred), dtype=torch.long)
+    (loss + pearson_loss(pred, targets[:, 0], era)).backward()
+    assert torch.isfinite(loss)
+    assert (logits.grad[:10, 0] == 0).all() and logits.grad[10:, 0].abs().sum() > 0
+    nan_aux = torch.isnan(targets[:, 2])
+    assert nan_aux.any() and (logits.grad[nan_aux, 2] == 0).all()
+    for p in net.parameters():
+        assert p.grad is None or torch.isfinite(p.grad).all()
+
+
+def test_tiny_model_overfits_one_era() -> None:
+    torch.manual_seed(0)
+    data = tiny_data(n_eras=1, rows=128)
+    config = MTMConfig.tiny()
+    net = tiny_net(config)
+    features = torch.from_numpy(data.features)
+    targets = torch.from_numpy(data.targets[:, 0])
+    era = torch.zeros(len(targets), dtype=torch.long)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss = pearson_loss(expected_value(net.predict_logits(features)[:, 0]), targets, era)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert float(loss.detach()) < 0.1
+
+
+def test_flops_per_row_is_positive_and_grows_with_width() -> None:
+    small = tiny_net(MTMConfig(d_model=16, n_heads=2))
+    large = tiny_net(MTMConfig(d_model=64, n_heads=2))
+    assert 0 < small.flops_per_row() < large.flops_per_row()

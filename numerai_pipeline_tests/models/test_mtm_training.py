@@ -1,0 +1,127 @@
+"""Fitting the MTM: determinism, holdout selection, checkpoints and resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from numerai_pipeline.models.mtm import MTMConfig
+from numerai_pipeline.models.mtm_training import MTMModel, select_targets
+from numerai_pipeline.models.neural import split_holdout
+from numerai_pipeline_tests.models.test_mtm import tiny_data
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_same_seed_gives_identical_predictions() -> None:
+    data = tiny_data()
+    first, second = MTMModel(MTMConfig.tiny()), MTMModel(MTMConfig.tiny())
+    first.fit(data)
+    second.fit(data)
+    np.testing.assert_array_equal(
+        first.predict(data.features, data.eras), second.predict(data.features, data.eras)
+    )
+    assert first.name == "mtm" and first.device.type in ("cpu", "cuda")
+    assert first.params()["n_groups"] == len(first.groups) > 0
+    assert [r["phase"] for r in first.history] == ["pretrain"] * 2 + ["finetune"] * 2
+
+
+def test_no_pretrain_ablation_only_finetunes() -> None:
+    model = MTMModel(MTMConfig.tiny(), pretrain=False)
+    messages: list[str] = []
+    model.fit(tiny_data(), progress=messages.append)
+    assert model.name == "mtm_no_pretrain"
+    assert {r["phase"] for r in model.history} == {"finetune"}
+    assert any(m.startswith("finetune epoch 1/2 loss") for m in messages)
+
+
+def test_holdout_is_the_latest_eras_behind_an_embargo() -> None:
+    eras = np.array([f"{e:04d}" for e in range(1, 41)])
+    inner, holdout = split_holdout(eras, 0.25, embargo=8)
+    assert holdout == [f"{e:04d}" for e in range(31, 41)]
+    assert inner[-1] == "0022"
+
+
+@pytest.mark.parametrize("stop_after", [1, 3])
+def test_checkpoint_resume_matches_an_uninterrupted_fit(tmp_path: Path, stop_after: int) -> None:
+    data = tiny_data()
+    reference = MTMModel(MTMConfig.tiny())
+    reference.fit(data)
+
+    seen: list[str] = []
+
+    def interrupt(message: str) -> None:
+        seen.append(message)
+        if sum(" epoch " in m for m in seen) == stop_after:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        MTMModel(MTMConfig.tiny(), checkpoint_dir=tmp_path).fit(data, progress=interrupt)
+    assert len(list(tmp_path.glob("mtm-*.pt"))) == (1 if stop_after == 1 else 2)
+    assert not list(tmp_path.glob(".*tmp"))
+
+    resumed = MTMModel(MTMConfig.tiny(), checkpoint_dir=tmp_path)
+    resumed.fit(data)
+    expected = ("pretrain", 1) if stop_after == 1 else ("finetune", 1)
+    assert resumed.resumed_from == expected
+    for name, value in reference.net.state_dict().items():
+        torch.testing.assert_close(resumed.net.state_dict()[name], value, rtol=0, atol=0)
+    np.testing.assert_array_equal(
+        resumed.predict(data.features, data.eras), reference.predict(data.features, data.eras)
+    )
+
+
+def test_checkpoint_of_other_data_is_not_reused(tmp_path: Path) -> None:
+    MTMModel(MTMConfig.tiny(), checkpoint_dir=tmp_path).fit(tiny_data(seed=0))
+    other = MTMModel(MTMConfig.tiny(), checkpoint_dir=tmp_path)
+    other.fit(tiny_data(seed=1))
+    assert other.resumed_from is None and len(list(tmp_path.glob("mtm-*.pt"))) == 4
+    again = MTMModel(MTMConfig.tiny(), checkpoint_dir=tmp_path)
+    again.fit(tiny_data(seed=1))
+    assert again.resumed_from == ("done", 0)
+
+
+def test_unlabeled_rows_join_pretraining() -> None:
+    data = tiny_data()
+    unlabeled = tiny_data(n_eras=2, seed=3).features
+    model = MTMModel(MTMConfig.tiny())
+    model.fit(data, unlabeled_features=unlabeled)
+    assert np.isfinite(model.predict(unlabeled)).all()
+
+
+def test_pretrain_then_finetune_equals_fit(tmp_path: Path) -> None:
+    data = tiny_data()
+    reference = MTMModel(MTMConfig.tiny())
+    reference.fit(data)
+    encoder = MTMModel(MTMConfig.tiny())
+    encoder.pretrain(data)
+    assert encoder.pretrained and [r["phase"] for r in encoder.history] == ["pretrain"] * 2
+    restored = MTMModel.from_payload(encoder.to_payload())
+    restored.finetune(data)
+    assert restored.selected == reference.selected and restored.history == reference.history
+    np.testing.assert_array_equal(restored.predict(data.features), reference.predict(data.features))
+    assert "holdout_corr" in restored.history[1], "the pretrained head is scored"
+
+
+def test_finetune_alone_trains_from_scratch() -> None:
+    data = tiny_data()
+    reference = MTMModel(MTMConfig.tiny(), pretrain=False)
+    reference.fit(data)
+    direct = MTMModel(MTMConfig.tiny(), pretrain=False)
+    direct.finetune(data)
+    np.testing.assert_array_equal(direct.predict(data.features), reference.predict(data.features))
+
+
+def test_target_tokens_drop_copies_of_the_main_target() -> None:
+    rng = np.random.default_rng(0)
+    targets = rng.random((10, 4)).astype(np.float32)
+    targets[:, 1] = targets[:, 0]
+    names = ["target", "target_a_20", "target_b_20", "target_b_60"]
+    assert select_targets(names, targets, "all") == ["target", "target_b_20", "target_b_60"]
+    assert select_targets(names, targets, "20d") == ["target", "target_b_20"]
+    assert select_targets(names, targets, "main") == ["target"]

@@ -1,0 +1,58 @@
+"""MLflow pyfunc round trip: the loaded model reproduces the fitted model's predictions exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from numerai_pipeline.models.mlp import MLPConfig, MLPModel
+from numerai_pipeline.models.mtm import MTMConfig
+from numerai_pipeline.models.mtm_training import MTMModel
+from numerai_pipeline.models.pyfunc import load_neural_model, log_neural_model, save_neural_model
+from numerai_pipeline_tests.models.test_mtm import tiny_data
+
+
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("mlflow")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
+        mlflow.set_experiment(
+            experiment_id=mlflow.create_experiment(
+                "pyfunc-test", artifact_location=(root / "artifacts").as_uri()
+            )
+        )
+        yield root
+        mlflow.set_tracking_uri(previous)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: MTMModel(MTMConfig.tiny()), lambda: MLPModel(MLPConfig(hidden=(16,), epochs=2))],
+)
+def test_pyfunc_round_trip_reproduces_predictions(tracking: Path, make) -> None:
+    data = tiny_data()
+    model = make()
+    model.fit(data)
+    frame = pd.DataFrame(data.features, columns=data.feature_names)
+    frame["era"] = data.eras
+    with mlflow.start_run():
+        info = log_neural_model(model, name=model.name)
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    expected = model.predict(data.features, data.eras)
+    np.testing.assert_array_equal(np.asarray(loaded.predict(frame)), expected)
+
+
+def test_saved_payload_round_trip(tmp_path: Path) -> None:
+    data = tiny_data()
+    model = MTMModel(MTMConfig.tiny())
+    model.fit(data)
+    again = load_neural_model(save_neural_model(model, tmp_path / "m.pt"))
+    assert again.groups == model.groups and again.config == model.config
+    np.testing.assert_array_equal(again.predict(data.features), model.predict(data.features))
