@@ -96,7 +96,8 @@ def build_cv_report(
         ref = oof_by_model[reference].copy()
         ref.attrs["per_era"] = models[reference]["per_era"]
         for name, oof in oof_by_model.items():
-            if name != reference:
+            same_targets = oof[TARGET_COL].equals(ref[TARGET_COL].reindex(oof.index))
+            if name != reference and same_targets:  # a paired difference needs the same targets
                 models[name]["vs_" + reference] = compare_to_reference(oof, ref, models[name])
     return {"reference_model": reference, "models": models, "notes": notes or {}}
 

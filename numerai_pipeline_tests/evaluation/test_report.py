@@ -35,8 +35,14 @@ def test_report_scores_models_and_compares_them_with_the_reference(tmp_path):
     assert models["mtm"]["vs_xgboost"]["prediction_corr_with_reference"] > 0.8
     assert models["noise"]["vs_xgboost"]["corr_diff_vs_reference_mean"] < 0
     assert "vs_xgboost" not in models["xgboost"]
+    shuffled = dict(
+        frames, control=frames["noise"].assign(target=frames["noise"]["target"][::-1].values)
+    )
+    report = build_cv_report(shuffled, lambda idx: features[ids.get_indexer(idx)], meta)
+    assert "vs_xgboost" not in report["models"]["control"]  # other targets: no paired difference
+    assert "vs_xgboost" in report["models"]["noise"]
     table = report_table(report)
-    assert table.count("\n") == 4 and "| xgboost |" in table
+    assert table.count("\n") == 1 + len(report["models"]) and "| xgboost |" in table
     png = plot_cumulative_corr(report, tmp_path / "plot.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
