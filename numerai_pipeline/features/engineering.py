@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from numerai_pipeline.data.eras import sorted_eras
 from numerai_pipeline.data.loading import parquet_columns, read_features_json, read_numerai_parquet
@@ -97,6 +99,25 @@ def group_features(frame: pd.DataFrame, groups: dict[str, list[str]]) -> pd.Data
     return pd.DataFrame(columns, index=frame.index)
 
 
+def _labeled_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a resolved main target that are not live (copies only when something drops)."""
+    keep = frame[TARGET_COL].notna().to_numpy()
+    if DATA_TYPE_COL in frame:
+        keep &= (frame[DATA_TYPE_COL] != "live").to_numpy()
+    return frame if keep.all() else frame[keep]
+
+
+def _to_table(frame: pd.DataFrame, columns: list[str], groups: dict[str, list[str]]) -> pa.Table:
+    """The frame's `columns` (absent ones as NaN) plus engineered group features, as arrow."""
+    for column in columns:
+        if column not in frame:
+            frame[column] = np.float32(np.nan) if column != DATA_TYPE_COL else ""
+    table = pa.Table.from_pandas(frame[columns] if list(frame.columns) != columns else frame)
+    for name, values in group_features(frame, groups).items():
+        table = table.append_column(name, pa.array(values.to_numpy()))
+    return table
+
+
 def build_feature_matrix(
     files: DatasetFiles,
     dest: Path,
@@ -105,40 +126,45 @@ def build_feature_matrix(
     feature_set: str = "all",
     engineer: bool = True,
 ) -> FeatureMatrix:
-    """Read the chosen features and targets of labeled `eras` and of live, write int8 parquet."""
+    """Read the chosen features and targets of labeled `eras` and of live, write int8 parquet.
+
+    Each source file is read, extended and appended to the output on its own, so peak memory
+    stays near two copies of one file's int8 features (no concatenated frame).
+    """
     features, groups = select_feature_set(files, feature_set)
+    groups = groups if engineer else {}
     targets = target_columns(parquet_columns(files.train))
     if TARGET_COL not in targets:
         raise DatasetError(f"{files.train} has no `target` column; it cannot be used for training")
-    parts = []
-    for path in (files.train, files.validation):
-        present = set(target_columns(parquet_columns(path)))
-        if TARGET_COL not in present:
-            continue
-        columns = features + [t for t in targets if t in present]
-        frame = read_numerai_parquet(path, columns=columns, eras=list(eras))
-        frame = frame[frame[TARGET_COL].notna()]
-        if DATA_TYPE_COL in frame:
-            frame = frame[frame[DATA_TYPE_COL] != "live"]
-        parts.append(frame.reindex(columns=[ERA_COL, DATA_TYPE_COL, *features, *targets]))
-    labeled = pd.concat(parts)
-    if labeled.empty:
-        raise DatasetError("no labeled rows in the selected eras; check the era selection")
-    labeled[features] = labeled[features].astype(np.int8)
-    labeled[targets] = labeled[targets].astype(np.float32)
+    columns = [ERA_COL, DATA_TYPE_COL, *features, *targets]
+    paths = {name: dest / f"{name}.parquet" for name in ("labeled", "live")}
+    rows = 0
+    engineered = [
+        f"{ENGINEERED_PREFIX}{g}_{kind}" for g in sorted(groups) for kind in ("mean", "spread")
+    ]
+    with atomic_path(paths["labeled"]) as tmp:
+        writer = None
+        for path in (files.train, files.validation):
+            present = set(target_columns(parquet_columns(path)))
+            if TARGET_COL not in present:
+                continue
+            wanted = features + [t for t in targets if t in present]
+            frame = _labeled_rows(read_numerai_parquet(path, columns=wanted, eras=list(eras)))
+            table = _to_table(frame, columns, groups)
+            del frame
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            rows += table.num_rows
+            del table
+        if writer is not None:
+            writer.close()
+        if rows == 0:
+            raise DatasetError("no labeled rows in the selected eras; check the era selection")
     live = read_numerai_parquet(files.live, columns=features)
-    frames = {"labeled": labeled, "live": live}
-    engineered: list[str] = []
-    if engineer and groups:
-        for name, frame in frames.items():
-            extra = group_features(frame, groups)
-            frames[name] = pd.concat([frame, extra], axis=1)
-        engineered = list(extra.columns)
-    paths = {}
-    for name, frame in frames.items():
-        paths[name] = dest / f"{name}.parquet"
-        with atomic_path(paths[name]) as tmp:
-            frame.to_parquet(tmp)
+    with atomic_path(paths["live"]) as tmp:
+        live_columns = [c for c in (ERA_COL, DATA_TYPE_COL) if c in live] + features
+        pq.write_table(_to_table(live, live_columns, groups), tmp)
     return FeatureMatrix(paths["labeled"], paths["live"], features, engineered, targets, groups)
 
 
@@ -150,10 +176,14 @@ def load_training_data(
     frame = read_numerai_parquet(
         matrix.labeled, columns=features + matrix.targets, eras=list(eras) if eras else None
     )
-    era_codes = pd.Categorical(frame[ERA_COL], categories=sorted_eras(frame[ERA_COL].unique()))
-    frame = frame.iloc[np.argsort(era_codes.codes, kind="stable")]
+    codes = pd.Categorical(frame[ERA_COL], categories=sorted_eras(frame[ERA_COL].unique())).codes
+    if (np.diff(codes) < 0).any():  # rows are written in era order: reorder only if needed
+        frame = frame.iloc[np.argsort(codes, kind="stable")]
+    block = np.empty((len(frame), len(features)), dtype=np.int8)
+    for j, column in enumerate(features):  # column by column: no second full copy
+        block[:, j] = frame[column].to_numpy()
     return TrainingData(
-        features=frame[features].to_numpy(dtype=np.int8),
+        features=block,
         targets=frame[matrix.targets].to_numpy(dtype=np.float32),
         eras=frame[ERA_COL].to_numpy(dtype=object),
         feature_names=features,
