@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xgboost as xgb
 
 from numerai_pipeline.data.schema import MISSING_FEATURE
 from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
+
+if TYPE_CHECKING:  # xgboost is imported where it is used: importing the definitions stays fast
+    import xgboost as xgb
 
 
 @dataclass
@@ -26,15 +29,20 @@ class XGBoostConfig:
     n_threads: int = 0
 
 
-class _Progress(xgb.callback.TrainingCallback):
-    def __init__(self, total: int, progress: ProgressFn, every: int) -> None:
-        self.total, self.progress, self.every = total, progress, every
+def _progress_callback(
+    total: int, progress: ProgressFn, every: int
+) -> xgb.callback.TrainingCallback:
+    """An xgboost callback reporting `trees k/total` every `every` trees."""
+    import xgboost as xgb
 
-    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
-        done = epoch + 1
-        if done % self.every == 0 or done == self.total:
-            self.progress(f"trees {done}/{self.total}")
-        return False
+    class Progress(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
+            done = epoch + 1
+            if done % every == 0 or done == total:
+                progress(f"trees {done}/{total}")
+            return False
+
+    return Progress()
 
 
 class XGBoostModel:
@@ -61,6 +69,8 @@ class XGBoostModel:
         }
 
     def fit(self, data: TrainingData, progress: ProgressFn = no_progress) -> None:
+        import xgboost as xgb
+
         labeled = ~np.isnan(data.main_target)
         matrix = xgb.QuantileDMatrix(
             data.features[labeled],
@@ -74,7 +84,7 @@ class XGBoostModel:
             self._train_params(),
             matrix,
             num_boost_round=self.config.n_estimators,
-            callbacks=[_Progress(self.config.n_estimators, progress, every)],
+            callbacks=[_progress_callback(self.config.n_estimators, progress, every)],
         )
 
     def predict(self, features: np.ndarray, eras: np.ndarray) -> np.ndarray:
@@ -90,6 +100,7 @@ class XGBoostModel:
     def log_to_mlflow(self, name: str = "model") -> str:
         """Log the booster to the active MLflow run; returns the model URI."""
         import mlflow
+        import xgboost as xgb
 
         info = mlflow.xgboost.log_model(
             self.booster, name=name, pip_requirements=[f"xgboost-cpu=={xgb.__version__}"]
