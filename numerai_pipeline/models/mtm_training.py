@@ -17,6 +17,7 @@ from numerai_pipeline.data.eras import subsample_eras
 from numerai_pipeline.features.grouping import fit_feature_groups
 from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
 from numerai_pipeline.models.mtm import (
+    ERA_IDS,
     FEATURES,
     MTM,
     TARGETS,
@@ -168,8 +169,9 @@ class MTMModel:
         self._setup(data)
         train, _ = self._split(data)
         c = self.config
-        rows = len(train.eras) + (0 if unlabeled_features is None else len(unlabeled_features))
-        steps = math.ceil(rows / c.batch_rows)
+        n_unlabeled = 0 if unlabeled_features is None else len(unlabeled_features)
+        n_eras = len(np.unique(train.eras))
+        steps = math.ceil(n_eras / c.eras_per_batch) + math.ceil(n_unlabeled / c.batch_rows)
 
         def epoch(optimizer, rng, schedule) -> float:
             return self._pretrain_epoch(train, unlabeled_features, optimizer, rng, schedule)
@@ -266,34 +268,41 @@ class MTMModel:
         rng: np.random.Generator,
         schedule: tuple[int, int, float],
     ) -> float:
-        """Masked modelling over shuffled row batches; PREDICT or RANDOM masks on labeled rows,
-        FEATURES_ONLY on unlabeled rows."""
+        """Masked modelling over shuffled batches: whole eras of labeled rows under PREDICT or
+        RANDOM masks (per-era target losses), chunks of unlabeled rows under FEATURES_ONLY."""
         c, net = self.config, self.net
         step, total, lr = schedule
         warmup = max(1, int(c.warmup_fraction * total))
-        n_labeled = len(train.eras)
-        sources = [train.features] if unlabeled is None else [train.features, unlabeled]
-        order = rng.permutation(sum(len(s) for s in sources))
+        _, offsets = era_offsets(train.eras)
+        batches: list[tuple[np.ndarray, np.ndarray | None]] = list(
+            era_batches(offsets, c.eras_per_batch, rng)
+        )
+        if unlabeled is not None:
+            order = rng.permutation(len(unlabeled))
+            batches += [
+                (np.sort(order[i : i + c.batch_rows]), None)
+                for i in range(0, len(order), c.batch_rows)
+            ]
         net.train()
         losses = []
-        for start in range(0, len(order), c.batch_rows):
-            rows = np.sort(order[start : start + c.batch_rows])
-            labeled = rows[rows < n_labeled]
-            for source, idx in ((0, labeled), (1, rows[rows >= n_labeled] - n_labeled)):
-                if not len(idx):
-                    continue
-                batch = {FEATURES: to_device(sources[source][idx], self.device, torch.int8)}
-                if source == 0:
-                    batch[TARGETS] = to_device(train.targets[idx], self.device, torch.float32)
-                    predict = rng.random() < c.predict_probability
-                    kind = MaskKind.PREDICT if predict else MaskKind.RANDOM
-                else:
-                    kind = MaskKind.FEATURES_ONLY
-                mask = make_mask(kind, len(idx), net.n_groups, net.n_targets, c)
-                mask = {m: v.to(self.device) for m, v in mask.items()}
-                with autocast(self.device):
-                    _, loss = net(batch, mask)
-                losses.append(self._step(loss, optimizer, warmup_cosine(step, total, warmup, lr)))
+        for i in rng.permutation(len(batches)):
+            rows, era_ids = batches[i]
+            if era_ids is None:
+                batch = {FEATURES: to_device(unlabeled[rows], self.device, torch.int8)}
+                kind = MaskKind.FEATURES_ONLY
+            else:
+                batch = {
+                    FEATURES: to_device(train.features[rows], self.device, torch.int8),
+                    TARGETS: to_device(train.targets[rows], self.device, torch.float32),
+                    ERA_IDS: to_device(era_ids, self.device, torch.long),
+                }
+                predict = rng.random() < c.predict_probability
+                kind = MaskKind.PREDICT if predict else MaskKind.RANDOM
+            mask = make_mask(kind, len(rows), net.n_groups, net.n_targets, c)
+            mask = {m: v.to(self.device) for m, v in mask.items()}
+            with autocast(self.device):
+                _, loss = net(batch, mask)
+            losses.append(self._step(loss, optimizer, warmup_cosine(step, total, warmup, lr)))
             step += 1
         return float(np.mean(losses))
 
@@ -320,9 +329,8 @@ class MTMModel:
                 logits = net.predict_logits(features)
             loss = pearson_loss(expected_value(logits[:, 0]), targets[:, 0], era_ids)
             if net.n_targets > 1:
-                aux = target_loss(logits[:, 1:], targets[:, 1:], c.target_loss)
-                present = (~torch.isnan(targets[:, 1:])).sum().clamp(min=1)
-                loss = loss + c.aux_weight * aux.sum() / present
+                aux = target_loss(logits[:, 1:], targets[:, 1:], era_ids, c.target_loss)
+                loss = loss + c.aux_weight * aux
             losses.append(self._step(loss, optimizer, warmup_cosine(step, total, warmup, lr)))
             step += 1
         return float(np.mean(losses))

@@ -7,6 +7,7 @@ import torch
 
 from numerai_pipeline.models.base import TrainingData
 from numerai_pipeline.models.mtm import (
+    ERA_IDS,
     FEATURES,
     MTM,
     TARGETS,
@@ -15,6 +16,7 @@ from numerai_pipeline.models.mtm import (
     expected_value,
     group_index,
     make_mask,
+    target_loss,
 )
 from numerai_pipeline.models.neural import pearson_loss
 
@@ -110,6 +112,47 @@ def test_nan_targets_contribute_zero_gradient() -> None:
     assert nan_aux.any() and (logits.grad[nan_aux, 2] == 0).all()
     for p in net.parameters():
         assert p.grad is None or torch.isfinite(p.grad).all()
+
+
+def test_targets_visible_in_the_mask_are_not_in_the_loss() -> None:
+    torch.manual_seed(0)
+    data = tiny_data(n_eras=2)
+    net = tiny_net()
+    n = len(data.eras)
+    mask = make_mask(MaskKind.RANDOM, n, 6, 3, net.config, generator=torch.Generator())
+    # one target visible per row (every row shows the same number of tokens), the others hidden
+    mask[TARGETS] = torch.arange(3)[None, :] == (torch.arange(n) % 3)[:, None]
+    batch = {
+        FEATURES: torch.from_numpy(data.features),
+        TARGETS: torch.from_numpy(data.targets),
+        ERA_IDS: torch.from_numpy((data.eras == data.eras[-1]).astype(np.int64)),
+    }
+    outputs, loss = net(batch, mask)
+    logits = outputs[TARGETS]
+    logits.retain_grad()
+    loss.backward()
+    visible = mask[TARGETS]
+    assert (logits.grad[visible] == 0).all()
+    assert logits.grad[~visible & ~torch.isnan(batch[TARGETS])].abs().sum() > 0
+
+
+def test_pearson_target_loss_is_per_era_and_scale_free() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(200, 2, 5)
+    targets = torch.rand(200, 2)
+    targets[:7, 1] = float("nan")
+    eras = (torch.arange(200) >= 120).long()
+    loss = target_loss(logits, targets, eras, "pearson")
+    # an era-level shift and a rescaling of a target change no per-era Pearson correlation
+    moved = targets * 0.5 + 0.3 * eras[:, None]
+    assert torch.allclose(target_loss(logits, moved, eras, "pearson"), loss, atol=1e-5)
+    per_era = [
+        target_loss(logits[eras == e], targets[eras == e], eras[eras == e] * 0, "pearson")
+        for e in (0, 1)
+    ]
+    assert torch.allclose(loss, torch.stack(per_era).mean(), atol=1e-5)
+    for kind in ("mse", "ce"):
+        assert torch.isfinite(target_loss(logits, targets, eras, kind))
 
 
 def test_tiny_model_overfits_one_era() -> None:
