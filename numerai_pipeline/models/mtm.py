@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from numerai_pipeline.models.neural import per_era_pearson
+from numerai_pipeline.models.neural import pearson_loss
 
 FEATURES = "features"
 TARGETS = "targets"
@@ -459,8 +459,7 @@ def target_loss(
     if kind == "pearson":
         n_targets = targets.shape[1]
         ids = era_ids[:, None] * n_targets + torch.arange(n_targets, device=targets.device)
-        corr = per_era_pearson(expected_value(logits).flatten(), targets.flatten(), ids.flatten())
-        return 1 - corr.mean() if len(corr) else logits.sum() * 0
+        return pearson_loss(expected_value(logits).flatten(), targets.flatten(), ids.flatten())
     if kind == "ce":
         loss = F.cross_entropy(
             logits.float().flatten(0, 1), target_bins(targets).flatten(), reduction="none"
