@@ -5,7 +5,8 @@ seconds, and on synthetic data the oracle's CORR and each model's per-era correl
 planted noise-free signal, r(oracle): a far less noisy measure of what a model learned than CORR
 with the noisy target (a model's CORR is about r(oracle) x the oracle's CORR).
 
-    python benchmarks/bench_cv_models.py [--data DIR] [--folds 4] [--models xgboost,mtm,...]
+    python benchmarks/bench_cv_models.py [--data DIR | --synthetic demo|latent] [--folds 4]
+        [--models xgboost,mtm,...]
         [--preset cpu_demo] [--set lr=3e-3 --set d_model=48] [--cache DIR] [--threads 2]
 """
 
@@ -79,7 +80,8 @@ def prediction_corr(a: np.ndarray, b: np.ndarray, eras: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, help="a Numerai-format folder (default: demo data)")
+    parser.add_argument("--data", type=Path, help="a Numerai-format folder (default: synthetic)")
+    parser.add_argument("--synthetic", default="demo", help="synthetic preset without --data")
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--preset", default="cpu_demo")
@@ -93,9 +95,9 @@ def main() -> None:
     for item in args.set:
         key, value = item.split("=", 1)
         setattr(config, key, ast.literal_eval(value))
-    folder = args.data or Path(tempfile.gettempdir()) / "bench_cv" / "v5.0"
+    folder = args.data or Path(tempfile.gettempdir()) / "bench_cv" / args.synthetic / "v5.0"
     if args.data is None and not is_complete(folder):
-        write_synthetic_dataset(folder.parent, "v5.0", "demo", seed=0)
+        write_synthetic_dataset(folder.parent, "v5.0", args.synthetic, seed=0)
     data, signal = load_rows(folder)
     folds = era_cv_splits(sorted_eras(np.unique(data.eras)), n_folds=args.folds, embargo=8)
     tag = hashlib.blake2b(json.dumps(config.to_dict()).encode(), digest_size=6).hexdigest()

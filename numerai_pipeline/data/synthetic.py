@@ -7,6 +7,11 @@ features: a linear part (one weight flips sign between regimes, one drifts), an 
 consecutive eras share them, like overlapping 20-day targets: training up to a scored era leaks).
 Targets add noise and are cut into Numerai's 5 bins (5/20/50/20/5%). Generation is era by era,
 written with ParquetWriter, so no frame of all rows x features is ever built.
+
+The `latent` preset plants the same signal on the groups' latent factors instead of the binned
+features: the Bayes predictor then has to estimate factors from their noisy views, which is what
+masked feature modelling learns without targets (on `demo` the group factors are independent and
+the signal reads the features themselves, so the feature distribution carries nothing about it).
 """
 
 from __future__ import annotations
@@ -112,12 +117,18 @@ class SyntheticPreset:
     """Latest validation eras whose 60-day targets are NaN."""
     signal_corr: float = 0.06
     """Pearson correlation of the noise-free signal with the target's latent, per era."""
+    signal_on: str = "features"
+    """What the planted signal is a function of: "features" (the binned features themselves, so
+    the feature distribution says nothing about the target) or "factors" (the groups' latent
+    factors, of which each feature is a noisy view: what masked feature modelling can learn from
+    rows without targets)."""
 
 
 PRESETS: dict[str, SyntheticPreset] = {
     "tiny": SyntheticPreset(40, 16, 60, 24, 4, eras_per_row_group=4),
     "demo": SyntheticPreset(200, 60, 1_500, 120, 10, eras_per_row_group=20),
     "large": SyntheticPreset(400, 100, 5_000, 600, 11, eras_per_row_group=10),
+    "latent": SyntheticPreset(200, 60, 1_500, 120, 10, eras_per_row_group=20, signal_on="factors"),
 }
 
 _REGIME_ERAS = 60
@@ -207,6 +218,8 @@ class _Planted:
             raise DatasetError(f"n_feature_groups must be 1..{len(GROUP_NAMES)}")
         if not 1 <= spec.n_aux_targets <= len(AUX_NAMES) or spec.n_features < 16:
             raise DatasetError(f"need 1..{len(AUX_NAMES)} aux targets and >= 16 features")
+        if spec.signal_on not in ("features", "factors"):
+            raise DatasetError(f"signal_on must be 'features' or 'factors', got {spec.signal_on!r}")
         rng = np.random.default_rng([seed, 1])
         self.spec, self.seed = spec, seed
         n_f, n_g = spec.n_features, spec.n_feature_groups
@@ -260,16 +273,17 @@ class _Planted:
         load = self.loading[:, None]
         features = _equal_bins(load * factors[self.group_of] + np.sqrt(1 - load**2) * noise)
         features[self.missing[number - 1]] = 2
-        c = (features.astype(np.float32) - 2) / np.float32(math.sqrt(2))
+        if self.spec.signal_on == "factors":  # every feature's slot reads its group's factor
+            c = factors[self.group_of]
+            absdev = (np.abs(c[self.absdev]) - 0.8) / 0.6
+        else:
+            c = (features.astype(np.float32) - 2) / np.float32(math.sqrt(2))
+            absdev = (np.abs(features[self.absdev] - 2) - 1.2) / 0.75
 
         w = self.linear_w.copy()
         w[0] *= 1 if ((number - 1) // _REGIME_ERAS) % 2 == 0 else -1
         w[1] *= 1 + 0.8 * math.cos(2 * math.pi * number / _DRIFT_PERIOD)
-        stable = (
-            w @ c[self.linear]
-            + 0.6 * c[self.inter[0]] * c[self.inter[1]]
-            + 0.6 * (np.abs(features[self.absdev] - 2) - 1.2) / 0.75
-        )
+        stable = w @ c[self.linear] + 0.6 * c[self.inter[0]] * c[self.inter[1]] + 0.6 * absdev
         transient_w = self.innovations[number - 1 : number - 1 + _TRANSIENT_WINDOW].sum(axis=0)
         signal = _standardize(stable + transient_w @ c[self.transient])
 

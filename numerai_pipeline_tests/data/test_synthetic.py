@@ -167,8 +167,38 @@ def test_custom_preset_and_unknown_preset(tmp_path: Path) -> None:
     frame = read_numerai_parquet(folder / "train.parquet")
     assert folder.name == "v5.2" and frame["era"].nunique() == 6
     assert "target_cyrusd_20" in frame and len(_features(frame)) == 16
-    with pytest.raises(DatasetError, match="unknown synthetic preset 'huge'.*tiny, demo, large"):
+    with pytest.raises(
+        DatasetError, match="unknown synthetic preset 'huge'.*tiny, demo, large, latent"
+    ):
         write_synthetic_dataset(tmp_path, preset="huge")
+
+
+def test_signal_on_factors_reads_the_latent_factors_not_the_features() -> None:
+    """Same features either way; on "features" the signal is exactly linear in its terms built
+    from the binned features (R^2 = 1), on "factors" those terms explain it only in part."""
+    r2 = {}
+    for mode in ("features", "factors"):
+        planted = synthetic._Planted(SyntheticPreset(4, 2, 2000, 40, 4, signal_on=mode), seed=3)
+        era = planted.era(1)
+        x = era["features"].astype(np.float64)
+        terms = np.column_stack(
+            [
+                np.ones(x.shape[1]),
+                x[planted.linear].T,
+                x[planted.inter].T,
+                x[planted.inter[0]] * x[planted.inter[1]],
+                np.abs(x[planted.absdev] - 2),
+                x[planted.transient].T,
+            ]
+        )
+        fitted = terms @ np.linalg.lstsq(terms, era["signal"], rcond=None)[0]
+        r2[mode] = 1 - np.var(era["signal"] - fitted) / np.var(era["signal"])
+        features = era["features"]
+    assert r2["features"] > 0.999 and r2["factors"] < 0.9, r2
+    reference = synthetic._Planted(SyntheticPreset(4, 2, 2000, 40, 4), seed=3).era(1)
+    np.testing.assert_array_equal(features, reference["features"])
+    with pytest.raises(DatasetError, match="signal_on must be 'features' or 'factors'"):
+        synthetic._Planted(SyntheticPreset(4, 2, 30, 16, 2, signal_on="rows"), seed=0)
 
 
 def test_rewrite_replaces_and_failure_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
