@@ -258,7 +258,10 @@ class TargetTokenizer(nn.Module):
     def forward(self, targets: torch.Tensor) -> torch.Tensor:
         ids = torch.arange(targets.shape[1], device=targets.device)
         states = torch.where(torch.isnan(targets), 0, target_bins(targets) + 1)
-        return self.norm(self.value_emb[ids, states] + self.target_emb)
+        # a flat-table lookup: the backward of advanced indexing (`value_emb[ids, states]`)
+        # accumulates in a thread-dependent order on CPU, so same-seed runs drifted apart
+        codes = ids * (BINS + 1) + states
+        return self.norm(F.embedding(codes, self.value_emb.flatten(0, 1)) + self.target_emb)
 
 
 class SelfAttention(nn.Module):

@@ -13,6 +13,7 @@ from numerai_pipeline.models.mtm import (
     TARGETS,
     MaskKind,
     MTMConfig,
+    TargetTokenizer,
     expected_value,
     group_index,
     make_mask,
@@ -153,6 +154,29 @@ def test_pearson_target_loss_is_per_era_and_scale_free() -> None:
     assert torch.allclose(loss, torch.stack(per_era).mean(), atol=1e-5)
     for kind in ("mse", "ce"):
         assert torch.isfinite(target_loss(logits, targets, eras, kind))
+
+
+def test_target_token_gradients_do_not_depend_on_thread_timing() -> None:
+    """Same inputs, same gradients, on the 2 threads of `make run`: the backward of advanced
+    indexing accumulated in a thread-dependent order, so same-seed fits drifted apart."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(0)
+        tokenizer = TargetTokenizer(n_targets=8, d_model=16)
+        torch.nn.init.normal_(tokenizer.value_emb)
+        targets = torch.randint(0, 5, (4000, 8)).float() / 4
+        targets[::7, 3] = float("nan")
+        weights = torch.randn(4000, 8, 16)
+        grads = []
+        for _ in range(6):
+            tokenizer.zero_grad()
+            (tokenizer(targets) * weights).sum().backward()
+            grads.append(tokenizer.value_emb.grad.clone())
+    finally:
+        torch.set_num_threads(threads)
+    for grad in grads[1:]:
+        assert torch.equal(grad, grads[0])
 
 
 def test_tiny_model_overfits_one_era() -> None:
