@@ -458,11 +458,11 @@ def target_loss(
     missing or not to be scored, zero gradient): "pearson" = 1 - mean Pearson of the expected
     value per (era, target) (`era_ids`: per-row era 0..k-1), "mse" of the expected value, or "ce"
     over the 5 bins."""
-    valid = ~torch.isnan(targets)
     if kind == "pearson":
         n_targets = targets.shape[1]
         ids = era_ids[:, None] * n_targets + torch.arange(n_targets, device=targets.device)
         return pearson_loss(expected_value(logits).flatten(), targets.flatten(), ids.flatten())
+    valid = ~torch.isnan(targets)
     if kind == "ce":
         loss = F.cross_entropy(
             logits.float().flatten(0, 1), target_bins(targets).flatten(), reduction="none"
