@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -202,3 +204,59 @@ def test_flops_per_row_is_positive_and_grows_with_width() -> None:
     small = tiny_net(MTMConfig(d_model=16, n_heads=2))
     large = tiny_net(MTMConfig(d_model=64, n_heads=2))
     assert 0 < small.flops_per_row() < large.flops_per_row()
+
+
+def test_hidden_feature_groups_do_not_reach_the_target_heads() -> None:
+    """Under a PREDICT mask the target logits depend on visible groups only, through the
+    transformer and the ordinal skip alike."""
+    torch.manual_seed(0)
+    net = tiny_net().eval()
+    with torch.no_grad():
+        net.skip.weight.normal_()  # zero at init: give the skip something to leak
+    data = tiny_data(n_eras=1, rows=32)
+    features = torch.from_numpy(data.features)
+    mask = {
+        FEATURES: torch.tensor([True, False, True, True, False, True]).repeat(32, 1),
+        TARGETS: torch.zeros(32, 3, dtype=torch.bool),
+    }
+    changed = features.clone()
+    for hidden in (1, 4):  # groups are columns g, g + 6, g + 12, g + 18
+        changed[:, hidden::6] = (changed[:, hidden::6] + 2) % 5
+    with torch.no_grad():
+        before = net({FEATURES: features}, mask)[0][TARGETS]
+        after = net({FEATURES: changed}, mask)[0][TARGETS]
+        shown = net({FEATURES: changed}, {**mask, FEATURES: torch.ones(32, 6, dtype=torch.bool)})
+    assert torch.allclose(before, after, atol=1e-6)
+    assert not torch.allclose(before, shown[0][TARGETS], atol=1e-3)
+
+
+def test_ordinal_skip_tilts_the_main_head_linearly_in_a_feature() -> None:
+    """With the transformer's head silenced, the expected target moves monotonically with one
+    feature's bin, by the skip weight's sign; the skip starts at zero."""
+    net = tiny_net()
+    assert not net.skip.weight.any()
+    with torch.no_grad():
+        for p in net.heads[TARGETS].parameters():
+            p.zero_()
+        net.skip.weight[0, 0] = 0.5  # feature 0 is slot 0 of group 0
+    features = torch.full((5, 24), 2, dtype=torch.int8)
+    features[:, 0] = torch.arange(5)
+    with torch.no_grad():
+        value = expected_value(net.predict_logits(features)[:, 0])
+    assert (value.diff() > 0).all()
+    assert torch.allclose(value[2], torch.tensor(0.5), atol=1e-6)
+
+
+def test_bin_embeddings_follow_the_ordinal_line_unless_free() -> None:
+    """A feature's contribution to its group token is `bin x w` (+ a free missing vector) by
+    default, a free vector per bin with `free_bin_embeddings`."""
+    for free in (False, True):
+        config = replace(MTMConfig.tiny(), free_bin_embeddings=free)
+        tokenizer = tiny_net(config).tokenizers[FEATURES]
+        features = torch.full((6, 24), 2, dtype=torch.int8)
+        features[:, 0] = torch.tensor([-1, 0, 1, 2, 3, 4], dtype=torch.int8)
+        codes = tokenizer.codes(features)[:, 0, 0]  # feature 0: slot 0 of group 0
+        table = tokenizer.table().detach()
+        steps = table[codes[1:]].diff(dim=0)  # bins 0..4
+        assert torch.allclose(steps, steps[:1].expand_as(steps), atol=1e-6) != free
+        assert not torch.allclose(table[codes[0]], table[codes[3]])  # missing != middle bin
