@@ -164,9 +164,15 @@ class MTMConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> MTMConfig:
+        """The config of a saved model; fields it predates take the behaviour it was saved with
+        (`SAVED_BEFORE`), so older saved and registered models still load."""
         names = {f.name for f in fields(cls)}
         kept = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names}
-        return cls(**kept)
+        return cls(**(SAVED_BEFORE | kept))
+
+
+SAVED_BEFORE = {"free_bin_embeddings": True, "linear_skip": False}
+"""Config fields added after models were first saved, with the values those models had."""
 
 
 def group_index(groups: list[list[int]]) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,18 @@ def test_target_tokens_drop_copies_of_the_main_target() -> None:
     assert select_targets(names, targets, "all") == ["target", "target_b_20", "target_b_60"]
     assert select_targets(names, targets, "20d") == ["target", "target_b_20"]
     assert select_targets(names, targets, "main") == ["target"]
+
+
+def test_model_saved_before_the_ordinal_tokenizer_and_skip_still_loads() -> None:
+    """A payload whose config predates `free_bin_embeddings` and `linear_skip` was a network
+    with free bin vectors and no skip: it loads as that network and predicts the same."""
+    data = tiny_data()
+    old_config = replace(MTMConfig.tiny(), free_bin_embeddings=True, linear_skip=False)
+    old = MTMModel(old_config)
+    old.fit(data)
+    payload = old.to_payload()
+    for field_name in ("free_bin_embeddings", "linear_skip"):
+        del payload["config"][field_name]
+    restored = MTMModel.from_payload(payload)
+    assert restored.net.skip is None
+    np.testing.assert_array_equal(restored.predict(data.features), old.predict(data.features))
