@@ -310,7 +310,7 @@ class OrdinalSkip(nn.Module):
     def forward(self, ordinal: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         """`ordinal` (n, G, m) values, `visible` (n, G) groups -> (n, T, 5) logit offsets."""
         x = (ordinal * visible[..., None]).flatten(1)
-        return (x @ self.weight.to(x.dtype))[..., None] * self.tilt
+        return (x @ self.weight)[..., None] * self.tilt
 
 
 class SelfAttention(nn.Module):
