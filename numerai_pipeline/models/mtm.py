@@ -239,44 +239,38 @@ def make_mask(
 class GroupTokenizer(nn.Module):
     """Token of a feature group: sum over its features of E[feature, state] + ordinal(state) x
     w_feature, plus a group-id embedding, LayerNorm. E covers the missing state only unless
-    `free_bins`. The terms fold into one table, so a token is one `embedding_bag` sum over
-    (feature, state) codes."""
+    `free_bins`. A token is one batched matmul: each member's state encoding (its ordinal value,
+    then a one-hot of the states E covers) times its vectors."""
 
     def __init__(self, index: np.ndarray, n_features: int, d_model: int, free_bins: bool) -> None:
         super().__init__()
-        real = index >= 0
-        pad = n_features * VALUE_STATES
         self.register_buffer("columns", torch.from_numpy(np.maximum(index, 0)), persistent=False)
-        self.register_buffer("real", torch.from_numpy(real).long(), persistent=False)
-        offsets = np.where(real, index * VALUE_STATES + 1, pad)
-        self.register_buffer("offsets", torch.from_numpy(offsets), persistent=False)
-        self.register_buffer("ordinal", torch.tensor(ORDINAL)[:, None], persistent=False)
+        self.register_buffer("real", torch.from_numpy(index >= 0).long(), persistent=False)
+        self.register_buffer("ordinal", torch.tensor(ORDINAL), persistent=False)
         states = VALUE_STATES if free_bins else 1
         self.value_emb = nn.Parameter(torch.empty(n_features, states, d_model))
         self.ordinal_emb = nn.Parameter(torch.empty(n_features, 1, d_model))
         self.group_emb = nn.Parameter(torch.empty(index.shape[0], d_model))
         self.norm = nn.LayerNorm(d_model)
 
-    def codes(self, features: torch.Tensor) -> torch.Tensor:
-        """(n, G, m) rows of the flat (feature, state) table; padding points at a zero row."""
-        return self.offsets + features[:, self.columns].long() * self.real
+    def states(self, features: torch.Tensor) -> torch.Tensor:
+        """(n, G, m) state of each group member: 0 missing, 1..5 the bins 0..4 (padding: 1)."""
+        return features[:, self.columns].long() + 1
 
-    def ordinal_values(self, features: torch.Tensor) -> torch.Tensor:
+    def ordinal_values(self, states: torch.Tensor) -> torch.Tensor:
         """(n, G, m) ordinal value of each group member (missing and padding = 0)."""
-        states = features[:, self.columns].long() + 1
-        return self.ordinal.view(-1)[states] * self.real
+        return self.ordinal[states] * self.real
 
-    def table(self) -> torch.Tensor:
-        """(features x states + 1, d) contribution of each (feature, state) code; last row zero."""
-        value_emb = F.pad(self.value_emb, (0, 0, 0, VALUE_STATES - self.value_emb.shape[1]))
-        table = (value_emb + self.ordinal * self.ordinal_emb).flatten(0, 1)
-        return torch.cat([table, table.new_zeros(1, table.shape[1])])
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        n = features.shape[0]
-        table = self.table()
-        summed = F.embedding_bag(self.codes(features).flatten(0, 1), table, mode="sum")
-        return self.norm(summed.view(n, -1, table.shape[1]) + self.group_emb)
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        ordinal = self.ordinal_values(states)
+        onehot = (
+            F.one_hot(states, VALUE_STATES)[..., : self.value_emb.shape[1]] * self.real[..., None]
+        )
+        codes = torch.cat([ordinal[..., None], onehot.to(ordinal.dtype)], -1).flatten(2)
+        vectors = torch.cat([self.ordinal_emb, self.value_emb], 1).flatten(1)
+        weights = F.embedding(self.columns, vectors).view(len(self.columns), codes.shape[2], -1)
+        summed = torch.bmm(codes.transpose(0, 1), weights.to(codes.dtype)).transpose(0, 1)
+        return self.norm(summed + self.group_emb)
 
 
 class TargetTokenizer(nn.Module):
@@ -430,7 +424,9 @@ class MTM(nn.Module):
         targets = batch.get(TARGETS)
         if targets is None:
             targets = torch.full((n, self.n_targets), float("nan"), device=features.device)
-        tokens = self.tokenizers[FEATURES](features)
+        tokenizer = self.tokenizers[FEATURES]
+        states = tokenizer.states(features)
+        tokens = tokenizer(states)
         if mask[TARGETS].any():
             tokens = torch.cat([tokens, self.tokenizers[TARGETS](targets)], 1)
         visible = torch.cat([mask[FEATURES], mask[TARGETS]], 1)[:, : tokens.shape[1]]
@@ -450,10 +446,10 @@ class MTM(nn.Module):
         if hidden_features.any():
             logits = self.heads[FEATURES](features_out).view(n, self.n_groups, -1, BINS)
             outputs[FEATURES] = logits
-            losses.append(self._feature_loss(logits, features, hidden_features))
+            losses.append(self._feature_loss(logits, states, hidden_features))
         outputs[TARGETS] = self.heads[TARGETS](targets_out)
         if self.skip is not None:
-            ordinal = self.tokenizers[FEATURES].ordinal_values(features)
+            ordinal = tokenizer.ordinal_values(states)
             outputs[TARGETS] = outputs[TARGETS] + self.skip(ordinal, mask[FEATURES])
         hidden_targets = torch.where(mask[TARGETS], float("nan"), targets)
         if not torch.isnan(hidden_targets).all():
@@ -467,13 +463,12 @@ class MTM(nn.Module):
         return [(FEATURES, self.n_groups), (TARGETS, self.n_targets)]
 
     def _feature_loss(
-        self, logits: torch.Tensor, features: torch.Tensor, hidden: torch.Tensor
+        self, logits: torch.Tensor, states: torch.Tensor, hidden: torch.Tensor
     ) -> torch.Tensor:
-        tokenizer = self.tokenizers[FEATURES]
-        values = features[:, tokenizer.columns].long()
-        counted = hidden[..., None] & (values >= 0) & tokenizer.real.bool()
+        """Cross-entropy of the hidden groups' present members' bins (`states` - 1)."""
+        counted = hidden[..., None] & (states > 0) & self.tokenizers[FEATURES].real.bool()
         ce = F.cross_entropy(
-            logits.float().flatten(0, 2), values.clamp(min=0).flatten(), reduction="none"
+            logits.float().flatten(0, 2), (states - 1).clamp(min=0).flatten(), reduction="none"
         )
         return (ce * counted.flatten()).sum() / counted.sum().clamp(min=1)
 
