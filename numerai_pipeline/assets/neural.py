@@ -46,28 +46,30 @@ def mtm_encoder(
     mlflow_tracking: MlflowTracking,
     feature_matrix: FeatureMatrix,
     era_index: EraPlan,
-) -> Output[str]:
+) -> Output[dict[str, str]]:
     """MTM pretrained by masked modelling on the fold's training eras plus unlabeled live rows."""
     from numerai_pipeline.models.mtm_training import MTMModel
     from numerai_pipeline.models.pyfunc import save_neural_model
 
     fold = era_index.fold(context.partition_key)
     device = compute.torch_device()
+    config = compute.mtm_config(device)
     folder = home.paths.checkpoints / "mtm" / fold.name
-    model = MTMModel(
-        compute.mtm_config(device),
-        checkpoint_dir=folder,
-        seed_groups=feature_matrix.groups,
-        device=device,
-    )
     data = load_training_data(feature_matrix, fold.train_eras)
     live = load_live_features(feature_matrix)[feature_matrix.all_features].to_numpy()
+    paths, history = {}, []
     with mlflow_tracking.start_run(context, f"mtm_encoder-{fold.name}", {"model": "mtm"}) as run:
-        model.pretrain(data, _progress(context, "mtm pretraining"), unlabeled_features=live)
-        mlflow_tracking.log_history(model.params(), model.history)
-    path = save_neural_model(model, folder / "encoder.pt")
+        for fit in ("selection", "refit") if config.refit else ("selection",):
+            model = MTMModel(
+                config, checkpoint_dir=folder, seed_groups=feature_matrix.groups, device=device
+            )
+            model.all_eras = fit == "refit"
+            model.pretrain(data, _progress(context, f"mtm pretraining ({fit})"), live)
+            paths[fit] = str(save_neural_model(model, folder / f"encoder-{fit}.pt"))
+            history += model.history
+        mlflow_tracking.log_history(model.params(), history)
     return Output(
-        str(path),
+        paths,
         metadata={
             "device": device,
             "train_eras": len(fold.train_eras),
@@ -88,20 +90,24 @@ def mtm_heads(
     mlflow_tracking: MlflowTracking,
     feature_matrix: FeatureMatrix,
     era_index: EraPlan,
-    mtm_encoder: str,
+    mtm_encoder: dict[str, str],
 ) -> Output[dict[str, pd.DataFrame]]:
     """Main and auxiliary target heads finetuned on the fold and its out-of-fold predictions."""
     from numerai_pipeline.models.pyfunc import load_neural_model, log_neural_model
 
     fold = era_index.fold(context.partition_key)
-    model = load_neural_model(Path(mtm_encoder), device=compute.torch_device())
-    model.checkpoint_dir = Path(mtm_encoder).parent
+    device = compute.torch_device()
+    model = load_neural_model(Path(mtm_encoder["selection"]), device=device)
+    model.checkpoint_dir = Path(mtm_encoder["selection"]).parent
     train, test = split_fold(
         load_training_data(feature_matrix, fold.train_eras + fold.test_eras), fold
     )
     last_fold = fold.index == len(era_index.folds)
     with mlflow_tracking.start_run(context, f"mtm-{fold.name}", {"model": "mtm"}) as run:
         model.finetune(train, _progress(context, "mtm finetuning"))
+        if "refit" in mtm_encoder:
+            pretrained = load_neural_model(Path(mtm_encoder["refit"]), device=device)
+            model.refit(train, _progress(context, "mtm refit"), pretrained=pretrained)
         oof = oof_frame(test, model.predict(test.features, test.eras))
         mlflow_tracking.log_history(model.params(), model.history)
         log_neural_model(

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from numerai_pipeline.data.eras import subsample_eras
+from numerai_pipeline.data.eras import sorted_eras, subsample_eras
 from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
 from numerai_pipeline.models.neural import (
     adamw,
@@ -45,6 +45,10 @@ class MLPConfig:
     era_stride: int = 1
     holdout_fraction: float = 0.15
     embargo: int = 8
+    refit: bool = True
+    """Once the holdout has picked the epoch, train again on all eras for that many epochs."""
+    selection_era_stride: int = 1
+    """With `refit`, the selection fit trains on every Nth inner era: it only picks the epoch."""
     seed: int = 0
     predict_batch_rows: int = 65536
 
@@ -73,7 +77,8 @@ class MLPNet(nn.Module):
 
 class MLPModel:
     """MLP tournament model: per-era Pearson loss on whole-era batches, main + auxiliary outputs,
-    early stopping on an inner holdout of the latest training eras behind an embargo."""
+    early stopping on an inner holdout of the latest training eras behind an embargo, then (with
+    `config.refit`) the selected epochs again on all the training eras."""
 
     def __init__(self, config: MLPConfig | None = None, device: str | None = None) -> None:
         self.config = config or MLPConfig()
@@ -90,18 +95,41 @@ class MLPModel:
         self.net = MLPNet(len(feature_names), len(target_names), self.config).to(self.device)
 
     def fit(self, data: TrainingData, progress: ProgressFn = no_progress) -> None:
+        """Train on the inner eras, the holdout picking the epoch; with `config.refit`, train
+        again on all of `data`'s eras for that many epochs of the same schedule."""
+        c = self.config
+        inner, holdout_eras = split_holdout(data.eras, c.holdout_fraction, c.embargo)
+        refit = c.refit and bool(holdout_eras)
+        stride = c.era_stride * (c.selection_era_stride if refit else 1)
+        holdout = data.select_eras(np.array(holdout_eras)) if holdout_eras else None
+        self.feature_names, self.target_names = data.feature_names, data.target_names
+        self.history = []
+        self._train(data.select_eras(subsample_eras(inner, stride)), holdout, c.epochs, progress)
+        if refit:
+            everything = data.select_eras(subsample_eras(sorted_eras(data.eras), c.era_stride))
+            n_eras = len(np.unique(everything.eras))
+            progress(f"refit: {self.selected_epoch} epochs on {n_eras} eras")
+            self._train(everything, None, self.selected_epoch, progress, phase="refit")
+
+    def _train(
+        self,
+        train: TrainingData,
+        holdout: TrainingData | None,
+        stop_after: int,
+        progress: ProgressFn,
+        phase: str = "train",
+    ) -> None:
+        """A network from the seed trained for up to `stop_after` epochs of the `config.epochs`
+        schedule; with a holdout, early stopping and the best epoch's weights (`selected_epoch`)."""
         c = self.config
         seed_everything(c.seed)
-        inner, holdout_eras = split_holdout(data.eras, c.holdout_fraction, c.embargo)
-        train = data.select_eras(subsample_eras(inner, c.era_stride))
-        holdout = data.select_eras(np.array(holdout_eras)) if holdout_eras else None
-        self._build(data.feature_names, data.target_names)
+        self._build(self.feature_names, self.target_names)
         optimizer = adamw(self.net, c.lr, c.weight_decay, self.device)
         _, offsets = era_offsets(train.eras)
         steps = -(-(len(offsets) - 1) // c.eras_per_batch)
         total, warmup = c.epochs * steps, max(1, int(c.warmup_fraction * c.epochs * steps))
         best, best_state, bad = -np.inf, None, 0
-        for epoch in range(c.epochs):
+        for epoch in range(stop_after):
             torch.manual_seed(epoch_seed(c.seed, epoch))
             rng = np.random.default_rng(epoch_seed(c.seed, epoch))
             self.net.train()
@@ -124,7 +152,7 @@ class MLPModel:
                 nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
                 optimizer.step()
                 losses.append(float(loss.detach()))
-            record = {"epoch": epoch + 1, "loss": float(np.mean(losses))}
+            record = {"phase": phase, "epoch": epoch + 1, "loss": float(np.mean(losses))}
             if holdout is not None:
                 score = mean_corr(
                     self.predict(holdout.features, holdout.eras), holdout.main_target, holdout.eras
@@ -141,7 +169,7 @@ class MLPModel:
                     bad += 1
             self.history.append(record)
             progress(
-                f"epoch {epoch + 1}/{c.epochs} loss {record['loss']:.4f}"
+                f"{phase} epoch {epoch + 1}/{c.epochs} loss {record['loss']:.4f}"
                 + (f" holdout corr {record['holdout_corr']:.4f}" if holdout is not None else "")
             )
             if bad > c.patience:
@@ -149,7 +177,7 @@ class MLPModel:
         if best_state is not None:
             self.net.load_state_dict(best_state)
         else:
-            self.selected_epoch = len(self.history)
+            self.selected_epoch = epoch + 1
 
     def predict(self, features: np.ndarray, eras: np.ndarray | None = None) -> np.ndarray:
         """The main-target output for int8 feature rows."""

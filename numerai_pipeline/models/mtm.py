@@ -105,6 +105,13 @@ class MTMConfig:
     """Train on every `era_stride`-th era (neighbouring eras share most of their target window)."""
     holdout_fraction: float = 0.15
     embargo: int = 8
+    refit: bool = True
+    """Once the inner holdout has picked the schedule (the pretrained head or k finetuning
+    epochs), fit again on all the training eras, embargo and holdout included, with that
+    schedule. The holdout is the most recent data: on drifting targets a model that never
+    trains on it loses more than the second fit costs."""
+    selection_era_stride: int = 1
+    """With `refit`, the selection fit trains on every Nth inner era: it only picks a schedule."""
     seed: int = 0
     predict_batch_rows: int = 8192
 
@@ -120,13 +127,14 @@ class MTMConfig:
             predict_probability=1.0,
             pretrain_epochs=2,
             finetune_epochs=2,
-            scratch_epochs=5,
+            scratch_epochs=4,
             batch_rows=1024,
             eras_per_batch=1,
             lr=5e-3,
             finetune_lr=2e-3,
             scratch_lr=2e-3,
             era_stride=1,
+            selection_era_stride=2,
         )
 
     @classmethod
@@ -175,7 +183,7 @@ class MTMConfig:
         return cls(**(SAVED_BEFORE | kept))
 
 
-SAVED_BEFORE = {"free_bin_embeddings": True, "linear_skip": False}
+SAVED_BEFORE = {"free_bin_embeddings": True, "linear_skip": False, "refit": False}
 """Config fields added after models were first saved, with the values those models had."""
 
 

@@ -1,5 +1,6 @@
 """Fitting the MTM: masked pretraining, era-batched finetuning selected on an embargoed inner
-holdout, per-epoch checkpoints with resume (per phase), prediction."""
+holdout, a refit on all training eras with the selected schedule, per-epoch checkpoints with
+resume (per phase), prediction."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from numerai_pipeline.data.eras import subsample_eras
+from numerai_pipeline.data.eras import sorted_eras, subsample_eras
 from numerai_pipeline.features.grouping import fit_feature_groups
 from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
 from numerai_pipeline.models.mtm import (
@@ -46,7 +47,7 @@ from numerai_pipeline.models.neural import (
 )
 from numerai_pipeline.storage.atomic import atomic_path
 
-PRETRAIN, FINETUNE = "pretrain", "finetune"
+PRETRAIN, FINETUNE, REFIT = "pretrain", "finetune", "refit_"
 EpochFn = Callable[[torch.optim.Optimizer, np.random.Generator, tuple[int, int, float]], float]
 
 
@@ -58,6 +59,7 @@ class _Progress:
     done: bool = False
     best_score: float = -math.inf
     best_label: str = ""
+    best_epoch: int = 0
     best_state: dict[str, torch.Tensor] | None = None
     bad_epochs: int = 0
     history: list[dict] = field(default_factory=list)
@@ -85,6 +87,7 @@ class MTMModel:
 
     Both phases train on the inner eras of `split_holdout` (the latest eras, behind an embargo,
     are held out); finetuning keeps the weights, pretrained head included, that score best there.
+    With `config.refit`, `refit` then fits again on all the eras with that schedule.
     `seed_groups` (features.json groups) seed the feature grouping; with `checkpoint_dir` every
     epoch is checkpointed and a phase run again on the same config, data and starting weights
     resumes from its last checkpoint.
@@ -109,7 +112,11 @@ class MTMModel:
         self.target_names: list[str] = []
         self.groups: dict[str, list[str]] = {}
         self.pretrained = False
+        self.all_eras = False
+        """Train on all of the data's eras, no holdout: the refit."""
         self.selected = ""
+        self.selected_epochs = 0
+        self.holdout_eras = 0
         self.history: list[dict] = []
         self.resumed_from: tuple[str, int] | None = None
 
@@ -120,16 +127,20 @@ class MTMModel:
         self.net = MTM(self.config, layout, len(targets), len(feature_names)).to(self.device)
 
     def _split(self, data: TrainingData) -> tuple[TrainingData, TrainingData | None]:
-        """(training rows: inner eras subsampled by `era_stride`, holdout rows or None), with the
-        target columns of the model's target tokens."""
+        """(training rows, holdout rows or None), with the target columns of the model's target
+        tokens: the inner eras subsampled by `era_stride` (x `selection_era_stride` before a
+        refit), or every `era_stride`-th of all eras with no holdout once `all_eras`."""
         c = self.config
         columns = [data.target_names.index(t) for t in self.target_names]
         targets = data.targets[:, columns]
         data = TrainingData(
             data.features, targets, data.eras, data.feature_names, self.target_names
         )
+        if self.all_eras:
+            return data.select_eras(subsample_eras(sorted_eras(data.eras), c.era_stride)), None
         inner, holdout_eras = split_holdout(data.eras, c.holdout_fraction, c.embargo)
-        train = data.select_eras(subsample_eras(inner, c.era_stride))
+        stride = c.era_stride * (c.selection_era_stride if c.refit and holdout_eras else 1)
+        train = data.select_eras(subsample_eras(inner, stride))
         return train, data.select_eras(np.array(holdout_eras)) if holdout_eras else None
 
     def _setup(self, data: TrainingData) -> None:
@@ -150,12 +161,45 @@ class MTMModel:
         progress: ProgressFn = no_progress,
         unlabeled_features: np.ndarray | None = None,
     ) -> None:
-        """`pretrain` (unless the ablation) then `finetune` on `data`'s eras."""
+        """`pretrain` (unless the ablation) then `finetune` on `data`'s eras, then `refit` with
+        `config.refit`."""
         if self.pretrain_enabled:
             self.pretrain(data, progress, unlabeled_features)
         else:
             self._setup(data)
         self.finetune(data, progress)
+        if self.config.refit:
+            self.refit(data, progress, unlabeled_features)
+
+    def refit(
+        self,
+        data: TrainingData,
+        progress: ProgressFn = no_progress,
+        unlabeled_features: np.ndarray | None = None,
+        pretrained: MTMModel | None = None,
+    ) -> None:
+        """Fit again on all of `data`'s eras, embargo and holdout included, with the schedule the
+        holdout picked: the same pretraining (or `pretrained`, done on all eras already), then the
+        selected number of finetuning epochs (none when the pretrained head won) on the same
+        learning-rate schedule. Does nothing when `finetune` held nothing out."""
+        if not self.holdout_eras:
+            return
+        selection, epochs, earlier = self.selected, self.selected_epochs, self.history
+        self.all_eras = True
+        if pretrained is not None:
+            self._build(pretrained.groups, pretrained.feature_names, pretrained.target_names)
+            self.net.load_state_dict(pretrained.net.state_dict())
+            self.history, self.pretrained = list(pretrained.history), True
+        elif self.pretrain_enabled:
+            self.pretrain(data, progress, unlabeled_features)
+        else:
+            self._setup(data)
+        if epochs:
+            self.finetune(data, progress, stop_after=epochs)
+        self.history = earlier + self.history
+        n_eras = len(np.unique(self._split(data)[0].eras))
+        self.selected = f"{selection}, refit on {n_eras} eras"
+        progress(f"{self.name}: refit with {selection} on {n_eras} eras")
 
     def pretrain(
         self,
@@ -176,14 +220,18 @@ class MTMModel:
         def epoch(optimizer, rng, schedule) -> float:
             return self._pretrain_epoch(train, unlabeled_features, optimizer, rng, schedule)
 
-        path = self._checkpoint_path(PRETRAIN, data, unlabeled_features)
-        self._run_phase(PRETRAIN, c.pretrain_epochs, c.lr, steps, epoch, None, path, progress)
+        phase = self._phase(PRETRAIN)
+        path = self._checkpoint_path(phase, data, unlabeled_features)
+        self._run_phase(phase, c.pretrain_epochs, c.lr, steps, epoch, None, path, progress)
         self.pretrained = True
 
-    def finetune(self, data: TrainingData, progress: ProgressFn = no_progress) -> None:
+    def finetune(
+        self, data: TrainingData, progress: ProgressFn = no_progress, stop_after: int | None = None
+    ) -> None:
         """Era-batched finetuning of the PREDICT head on `data`'s inner eras; the holdout picks the
         best of the pretrained weights (when pretrained) and each finetuning epoch. Builds the
-        network first when nothing was pretrained."""
+        network first when nothing was pretrained. `stop_after` ends the phase after that many
+        epochs of its learning-rate schedule (the refit)."""
         c = self.config
         if self.net is None:
             self._setup(data)
@@ -198,13 +246,22 @@ class MTMModel:
         def epoch(optimizer, rng, schedule) -> float:
             return self._finetune_epoch(train, optimizer, rng, schedule)
 
-        path = self._checkpoint_path(FINETUNE, data, None)
-        state = self._run_phase(FINETUNE, epochs, lr, steps, epoch, holdout, path, progress)
+        phase = self._phase(FINETUNE)
+        path = self._checkpoint_path(phase, data, None)
+        state = self._run_phase(
+            phase, epochs, lr, steps, epoch, holdout, path, progress, stop_after
+        )
         if state.best_state is not None:
             self.net.load_state_dict(state.best_state)
-        self.selected = state.best_label or f"{FINETUNE} {epochs}"
-        n_holdout = 0 if holdout is None else len(np.unique(holdout.eras))
-        progress(f"{self.name}: selected {self.selected} on {n_holdout} holdout eras")
+        self.selected = state.best_label or f"{FINETUNE} {state.epoch}"
+        self.selected_epochs = state.best_epoch if state.best_label else state.epoch
+        self.holdout_eras = 0 if holdout is None else len(np.unique(holdout.eras))
+        if holdout is not None:
+            progress(f"{self.name}: selected {self.selected} on {self.holdout_eras} holdout eras")
+
+    def _phase(self, phase: str) -> str:
+        """A phase's name (in checkpoints, history and MLflow metrics): `refit_` in the refit."""
+        return REFIT + phase if self.all_eras else phase
 
     def _run_phase(
         self,
@@ -216,11 +273,14 @@ class MTMModel:
         holdout: TrainingData | None,
         path: Path | None,
         progress: ProgressFn,
+        stop_after: int | None = None,
     ) -> _Progress:
-        """Epochs of one phase with a checkpoint after each; resumes from `path`. With a holdout,
-        scores the starting weights (if pretrained) and every epoch, keeping the best."""
+        """Epochs of one phase with a checkpoint after each (`stop_after` of `epochs` at most);
+        resumes from `path`. With a holdout, scores the starting weights (if pretrained) and
+        every epoch, keeping the best."""
         c = self.config
-        index = 0 if phase == PRETRAIN else 1
+        index = 0 if phase.endswith(PRETRAIN) else 1
+        last = epochs if stop_after is None else min(epochs, stop_after)
         state = self._load_checkpoint(path, phase)
         if state.epoch == 0 and not state.done:
             state.history = list(self.history)
@@ -242,7 +302,7 @@ class MTMModel:
             if holdout is not None:
                 record["holdout_corr"] = self._select(state, holdout, f"{phase} {state.epoch}")
             state.history.append(record)
-            state.done = state.epoch == epochs or state.bad_epochs > c.patience
+            state.done = state.epoch >= last or state.bad_epochs > c.patience
             self._save_checkpoint(path, state, optimizer)
             score = record.get("holdout_corr")
             progress(
@@ -341,7 +401,7 @@ class MTMModel:
             self.predict(holdout.features, holdout.eras), holdout.main_target, holdout.eras
         )
         if score > state.best_score:
-            state.best_score, state.best_label = score, label
+            state.best_score, state.best_label, state.best_epoch = score, label, state.epoch
             state.best_state, state.bad_epochs = snapshot(self.net), 0
         else:
             state.bad_epochs += 1
@@ -410,7 +470,7 @@ class MTMModel:
         payload = torch.load(path, map_location=self.device, weights_only=True)
         state = _Progress(**payload["progress"])
         self.net.load_state_dict(payload["model"])
-        later = FINETUNE if phase == PRETRAIN else "done"
+        later = self._phase(FINETUNE) if phase.endswith(PRETRAIN) else "done"
         self.resumed_from = (later, 0) if state.done else (phase, state.epoch)
         return state
 
@@ -420,6 +480,7 @@ class MTMModel:
             "kind": "mtm",
             "pretrain": self.pretrain_enabled,
             "pretrained": self.pretrained,
+            "all_eras": self.all_eras,
             "config": self.config.to_dict(),
             "feature_names": self.feature_names,
             "target_names": self.target_names,
@@ -435,6 +496,7 @@ class MTMModel:
         model._build(payload["groups"], payload["feature_names"], payload["target_names"])
         model.net.load_state_dict(payload["state_dict"])
         model.pretrained = payload["pretrained"]
+        model.all_eras = payload.get("all_eras", False)
         model.selected = payload["selected"]
         model.history = payload["history"]
         return model

@@ -1,4 +1,4 @@
-"""Fitting the MTM: determinism, holdout selection, checkpoints and resume."""
+"""Fitting the MTM: determinism, holdout selection, the refit, checkpoints and resume."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def test_same_seed_gives_identical_predictions() -> None:
     )
     assert first.name == "mtm" and first.device.type in ("cpu", "cuda")
     assert first.params()["n_groups"] == len(first.groups) > 0
-    assert [r["phase"] for r in first.history] == ["pretrain"] * 2 + ["finetune"] * 2
+    phases = [r["phase"] for r in first.history]
+    assert phases[:6] == ["pretrain"] * 2 + ["finetune"] * 2 + ["refit_pretrain"] * 2
 
 
 def test_no_pretrain_ablation_only_finetunes() -> None:
@@ -37,8 +38,9 @@ def test_no_pretrain_ablation_only_finetunes() -> None:
     messages: list[str] = []
     model.fit(tiny_data(), progress=messages.append)
     assert model.name == "mtm_no_pretrain"
-    assert {r["phase"] for r in model.history} == {"finetune"}
+    assert {r["phase"] for r in model.history} == {"finetune", "refit_finetune"}
     assert any(m.startswith("finetune epoch 1/2 loss") for m in messages)
+    assert any(m.startswith("refit_finetune epoch 1/2 loss") for m in messages)
 
 
 def test_holdout_is_the_latest_eras_behind_an_embargo() -> None:
@@ -48,8 +50,13 @@ def test_holdout_is_the_latest_eras_behind_an_embargo() -> None:
     assert inner[-1] == "0022"
 
 
-@pytest.mark.parametrize("stop_after", [1, 3])
-def test_checkpoint_resume_matches_an_uninterrupted_fit(tmp_path: Path, stop_after: int) -> None:
+@pytest.mark.parametrize(
+    ("stop_after", "expected"),
+    [(1, ("pretrain", 1)), (3, ("finetune", 1)), (5, ("refit_pretrain", 1))],
+)
+def test_checkpoint_resume_matches_an_uninterrupted_fit(
+    tmp_path: Path, stop_after: int, expected: tuple[str, int]
+) -> None:
     data = tiny_data()
     reference = MTMModel(MTMConfig.tiny())
     reference.fit(data)
@@ -63,12 +70,12 @@ def test_checkpoint_resume_matches_an_uninterrupted_fit(tmp_path: Path, stop_aft
 
     with pytest.raises(Interrupt):
         MTMModel(MTMConfig.tiny(), checkpoint_dir=tmp_path).fit(data, progress=interrupt)
-    assert len(list(tmp_path.glob("mtm-*.pt"))) == (1 if stop_after == 1 else 2)
+    phases_started = ["pretrain", "finetune", "refit_pretrain"].index(expected[0]) + 1
+    assert len(list(tmp_path.glob("mtm-*.pt"))) == phases_started
     assert not list(tmp_path.glob(".*tmp"))
 
     resumed = MTMModel(MTMConfig.tiny(), checkpoint_dir=tmp_path)
     resumed.fit(data)
-    expected = ("pretrain", 1) if stop_after == 1 else ("finetune", 1)
     assert resumed.resumed_from == expected
     for name, value in reference.net.state_dict().items():
         torch.testing.assert_close(resumed.net.state_dict()[name], value, rtol=0, atol=0)
@@ -79,9 +86,10 @@ def test_checkpoint_resume_matches_an_uninterrupted_fit(tmp_path: Path, stop_aft
 
 def test_checkpoint_of_other_data_is_not_reused(tmp_path: Path) -> None:
     MTMModel(MTMConfig.tiny(), checkpoint_dir=tmp_path).fit(tiny_data(seed=0))
+    per_fit = len(list(tmp_path.glob("mtm-*.pt")))
     other = MTMModel(MTMConfig.tiny(), checkpoint_dir=tmp_path)
     other.fit(tiny_data(seed=1))
-    assert other.resumed_from is None and len(list(tmp_path.glob("mtm-*.pt"))) == 4
+    assert other.resumed_from is None and len(list(tmp_path.glob("mtm-*.pt"))) == 2 * per_fit
     again = MTMModel(MTMConfig.tiny(), checkpoint_dir=tmp_path)
     again.fit(tiny_data(seed=1))
     assert again.resumed_from == ("done", 0)
@@ -95,18 +103,52 @@ def test_unlabeled_rows_join_pretraining() -> None:
     assert np.isfinite(model.predict(unlabeled)).all()
 
 
-def test_pretrain_then_finetune_equals_fit(tmp_path: Path) -> None:
+def test_pretrain_then_finetune_then_refit_equals_fit(tmp_path: Path) -> None:
+    """The assets' path (pretraining saved and loaded, the refit's pretraining done apart) is
+    the same fit as `fit`."""
     data = tiny_data()
     reference = MTMModel(MTMConfig.tiny())
     reference.fit(data)
     encoder = MTMModel(MTMConfig.tiny())
     encoder.pretrain(data)
     assert encoder.pretrained and [r["phase"] for r in encoder.history] == ["pretrain"] * 2
+    refit_encoder = MTMModel(MTMConfig.tiny())
+    refit_encoder.all_eras = True
+    refit_encoder.pretrain(data)
     restored = MTMModel.from_payload(encoder.to_payload())
     restored.finetune(data)
+    assert "holdout_corr" in restored.history[1], "the pretrained head is scored"
+    restored.refit(data, pretrained=MTMModel.from_payload(refit_encoder.to_payload()))
     assert restored.selected == reference.selected and restored.history == reference.history
     np.testing.assert_array_equal(restored.predict(data.features), reference.predict(data.features))
-    assert "holdout_corr" in restored.history[1], "the pretrained head is scored"
+
+
+def test_refit_trains_the_selected_schedule_on_all_eras() -> None:
+    """The holdout picks the schedule on the inner eras; the refit runs that many finetuning
+    epochs on every era, holdout and embargo included, and its predictions differ."""
+    data = tiny_data()
+    n_eras = len(np.unique(data.eras))
+    inner, _ = split_holdout(data.eras, MTMConfig.tiny().holdout_fraction, MTMConfig.tiny().embargo)
+    selection_only = MTMModel(replace(MTMConfig.tiny(), refit=False))
+    selection_only.fit(data)
+    model = MTMModel(MTMConfig.tiny())
+    model.fit(data)
+    epochs = selection_only.selected_epochs
+    assert model.selected == f"{selection_only.selected}, refit on {n_eras} eras"
+    assert sum(r["phase"] == "refit_finetune" for r in model.history) == epochs
+    assert model.history[: len(selection_only.history)] == selection_only.history
+    assert len(np.unique(selection_only._split(data)[0].eras)) == len(inner) < n_eras
+    assert not np.array_equal(model.predict(data.features), selection_only.predict(data.features))
+
+
+def test_selection_fit_can_train_on_every_nth_inner_era() -> None:
+    data = tiny_data()
+    inner, _ = split_holdout(data.eras, MTMConfig.tiny().holdout_fraction, MTMConfig.tiny().embargo)
+    model = MTMModel(replace(MTMConfig.tiny(), selection_era_stride=2))
+    model._setup(data)
+    assert len(np.unique(model._split(data)[0].eras)) == (len(inner) + 1) // 2
+    model.all_eras = True
+    assert len(np.unique(model._split(data)[0].eras)) == len(np.unique(data.eras))
 
 
 def test_finetune_alone_trains_from_scratch() -> None:
@@ -115,6 +157,7 @@ def test_finetune_alone_trains_from_scratch() -> None:
     reference.fit(data)
     direct = MTMModel(MTMConfig.tiny(), pretrain=False)
     direct.finetune(data)
+    direct.refit(data)
     np.testing.assert_array_equal(direct.predict(data.features), reference.predict(data.features))
 
 
