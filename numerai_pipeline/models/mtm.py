@@ -134,7 +134,7 @@ class MTMConfig:
             finetune_lr=2e-3,
             scratch_lr=2e-3,
             era_stride=1,
-            selection_era_stride=2,
+            selection_era_stride=3,
         )
 
     @classmethod
