@@ -126,15 +126,15 @@ class MTMConfig:
             dropout=0.0,
             predict_probability=1.0,
             pretrain_epochs=2,
-            finetune_epochs=2,
-            scratch_epochs=4,
+            finetune_epochs=1,
+            scratch_epochs=3,
             batch_rows=1024,
             eras_per_batch=1,
             lr=5e-3,
             finetune_lr=2e-3,
             scratch_lr=2e-3,
             era_stride=1,
-            selection_era_stride=3,
+            selection_era_stride=2,
         )
 
     @classmethod
