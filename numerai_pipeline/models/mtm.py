@@ -117,7 +117,8 @@ class MTMConfig:
 
     @classmethod
     def cpu_demo(cls) -> MTMConfig:
-        """Sized for 2 CPU cores and the demo data (~55 s per fit on ~150 training eras)."""
+        """Sized for 2 CPU cores and the demo data (~65 s per fit, selection + refit, on ~150
+        training eras)."""
         return cls(
             d_model=16,
             n_heads=2,
