@@ -263,7 +263,8 @@ class GroupTokenizer(nn.Module):
         self.norm = nn.LayerNorm(d_model)
 
     def states(self, features: torch.Tensor) -> torch.Tensor:
-        """(n, G, m) state of each group member: 0 missing, 1..5 the bins 0..4 (padding: 1)."""
+        """(n, G, m) state of each group member: 0 missing, 1..5 the bins 0..4 (padding slots
+        read feature 0; `real` masks them)."""
         return features[:, self.columns].long() + 1
 
     def ordinal_values(self, states: torch.Tensor) -> torch.Tensor:
