@@ -47,8 +47,11 @@ class TrainingData:
         return self.targets[:, 0]
 
     def select_eras(self, eras: np.ndarray) -> TrainingData:
-        """The rows whose era is in `eras` (a view-free copy; features stay int8)."""
+        """The rows whose era is in `eras` (features stay int8): a copy, or this same data when
+        that is every row (a refit on all eras must not hold a second copy of the features)."""
         mask = np.isin(self.eras, eras)
+        if mask.all():
+            return self
         return TrainingData(
             self.features[mask],
             self.targets[mask],

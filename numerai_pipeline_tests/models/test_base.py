@@ -1,0 +1,27 @@
+"""TrainingData: era selection copies only when it drops rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numerai_pipeline.models.mtm import MTMConfig
+from numerai_pipeline.models.mtm_training import MTMModel
+from numerai_pipeline_tests.models.test_mtm import tiny_data
+
+
+def test_selecting_some_eras_copies_and_all_eras_shares_the_features() -> None:
+    data = tiny_data(n_eras=6)
+    some = data.select_eras(np.array(["0002", "0004"]))
+    assert set(some.eras) == {"0002", "0004"} and some.features.dtype == np.int8
+    assert not np.shares_memory(some.features, data.features)
+    everything = data.select_eras(np.unique(data.eras))
+    assert everything.features is data.features and len(everything.eras) == len(data.eras)
+
+
+def test_the_mtm_refit_trains_on_the_features_without_copying_them() -> None:
+    data = tiny_data()
+    model = MTMModel(MTMConfig.tiny())
+    model._setup(data)
+    model.all_eras = True
+    train, holdout = model._split(data)
+    assert holdout is None and train.features is data.features
