@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from numerai_pipeline.data.eras import sorted_eras, subsample_eras
 from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
 from numerai_pipeline.models.neural import (
     adamw,
@@ -17,13 +16,13 @@ from numerai_pipeline.models.neural import (
     epoch_seed,
     era_batches,
     era_offsets,
+    fit_eras,
     mean_corr,
     pearson_loss,
     seed_everything,
     select_device,
     set_lr,
     snapshot,
-    split_holdout,
     to_device,
     warmup_cosine,
 )
@@ -98,15 +97,13 @@ class MLPModel:
         """Train on the inner eras, the holdout picking the epoch; with `config.refit`, train
         again on all of `data`'s eras for that many epochs of the same schedule."""
         c = self.config
-        inner, holdout_eras = split_holdout(data.eras, c.holdout_fraction, c.embargo)
-        refit = c.refit and bool(holdout_eras)
-        stride = c.era_stride * (c.selection_era_stride if refit else 1)
+        train_eras, holdout_eras = fit_eras(data.eras, c, refit=False)
         holdout = data.select_eras(np.array(holdout_eras)) if holdout_eras else None
         self.feature_names, self.target_names = data.feature_names, data.target_names
         self.history = []
-        self._train(data.select_eras(subsample_eras(inner, stride)), holdout, c.epochs, progress)
-        if refit:
-            everything = data.select_eras(subsample_eras(sorted_eras(data.eras), c.era_stride))
+        self._train(data.select_eras(np.array(train_eras)), holdout, c.epochs, progress)
+        if c.refit and holdout_eras:
+            everything = data.select_eras(np.array(fit_eras(data.eras, c, refit=True)[0]))
             n_eras = len(np.unique(everything.eras))
             progress(f"refit: {self.selected_epoch} epochs on {n_eras} eras")
             self._train(everything, None, self.selected_epoch, progress, phase="refit")

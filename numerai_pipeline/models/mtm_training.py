@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from numerai_pipeline.data.eras import sorted_eras, subsample_eras
 from numerai_pipeline.features.grouping import fit_feature_groups
 from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
 from numerai_pipeline.models.mtm import (
@@ -35,13 +34,13 @@ from numerai_pipeline.models.neural import (
     epoch_seed,
     era_batches,
     era_offsets,
+    fit_eras,
     mean_corr,
     pearson_loss,
     seed_everything,
     select_device,
     set_lr,
     snapshot,
-    split_holdout,
     to_device,
     warmup_cosine,
 )
@@ -127,20 +126,16 @@ class MTMModel:
         self.net = MTM(self.config, layout, len(targets), len(feature_names)).to(self.device)
 
     def _split(self, data: TrainingData) -> tuple[TrainingData, TrainingData | None]:
-        """(training rows, holdout rows or None), with the target columns of the model's target
-        tokens: the inner eras subsampled by `era_stride` (x `selection_era_stride` before a
-        refit), or every `era_stride`-th of all eras with no holdout once `all_eras`."""
+        """(training rows, holdout rows or None) of `fit_eras` (the refit's once `all_eras`), with
+        the target columns of the model's target tokens."""
         c = self.config
         columns = [data.target_names.index(t) for t in self.target_names]
         targets = data.targets[:, columns]
         data = TrainingData(
             data.features, targets, data.eras, data.feature_names, self.target_names
         )
-        if self.all_eras:
-            return data.select_eras(subsample_eras(sorted_eras(data.eras), c.era_stride)), None
-        inner, holdout_eras = split_holdout(data.eras, c.holdout_fraction, c.embargo)
-        stride = c.era_stride * (c.selection_era_stride if c.refit and holdout_eras else 1)
-        train = data.select_eras(subsample_eras(inner, stride))
+        train_eras, holdout_eras = fit_eras(data.eras, c, refit=self.all_eras)
+        train = data.select_eras(np.array(train_eras))
         return train, data.select_eras(np.array(holdout_eras)) if holdout_eras else None
 
     def _setup(self, data: TrainingData) -> None:

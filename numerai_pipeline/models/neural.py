@@ -7,12 +7,13 @@ import math
 import random
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from numerai_pipeline.data.eras import sorted_eras
+from numerai_pipeline.data.eras import sorted_eras, subsample_eras
 from numerai_pipeline.evaluation.metrics import per_era_corr
 
 
@@ -118,6 +119,27 @@ def split_holdout(
     if len(inner) < min_eras:
         return ordered, []
     return inner, ordered[len(ordered) - n_hold :]
+
+
+class EraSchedule(Protocol):
+    """The config fields that decide which eras a neural fit trains and selects on."""
+
+    holdout_fraction: float
+    embargo: int
+    era_stride: int
+    refit: bool
+    selection_era_stride: int
+
+
+def fit_eras(eras: np.ndarray, config: EraSchedule, refit: bool) -> tuple[list[str], list[str]]:
+    """(training eras, holdout eras) of a neural fit. The selection fit: the inner eras of
+    `split_holdout` every `era_stride`-th (x `selection_era_stride` when a refit follows); the
+    refit (`refit`): every `era_stride`-th of all eras, no holdout."""
+    if refit:
+        return subsample_eras(sorted_eras(eras), config.era_stride), []
+    inner, holdout = split_holdout(eras, config.holdout_fraction, config.embargo)
+    stride = config.era_stride * (config.selection_era_stride if config.refit and holdout else 1)
+    return subsample_eras(inner, stride), holdout
 
 
 def mean_corr(predictions: np.ndarray, targets: np.ndarray, eras: np.ndarray) -> float:

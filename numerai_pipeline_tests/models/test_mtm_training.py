@@ -11,7 +11,7 @@ import torch
 
 from numerai_pipeline.models.mtm import MTMConfig
 from numerai_pipeline.models.mtm_training import MTMModel, select_targets
-from numerai_pipeline.models.neural import split_holdout
+from numerai_pipeline.models.neural import fit_eras, split_holdout
 from numerai_pipeline_tests.models.test_mtm import tiny_data
 
 
@@ -48,6 +48,15 @@ def test_holdout_is_the_latest_eras_behind_an_embargo() -> None:
     inner, holdout = split_holdout(eras, 0.25, embargo=8)
     assert holdout == [f"{e:04d}" for e in range(31, 41)]
     assert inner[-1] == "0022"
+
+
+def test_fit_eras_thin_the_selection_only_when_a_refit_follows() -> None:
+    eras = np.array([f"{e:04d}" for e in range(1, 41)])
+    config = replace(MTMConfig.tiny(), holdout_fraction=0.25, embargo=8, selection_era_stride=2)
+    inner, holdout = split_holdout(eras, 0.25, embargo=8)
+    assert fit_eras(eras, config, refit=False) == (inner[::-1][::2][::-1], holdout)
+    assert fit_eras(eras, replace(config, refit=False), refit=False) == (inner, holdout)
+    assert fit_eras(eras, config, refit=True) == (sorted(set(eras)), [])
 
 
 @pytest.mark.parametrize(
