@@ -27,7 +27,13 @@ import torch
 from numerai_pipeline.data.eras import sorted_eras
 from numerai_pipeline.data.loading import read_numerai_parquet
 from numerai_pipeline.data.schema import feature_columns, target_columns
-from numerai_pipeline.data.synthetic import is_complete, read_signal, write_synthetic_dataset
+from numerai_pipeline.data.synthetic import (
+    is_complete,
+    planted_terms,
+    read_signal,
+    resolve_preset,
+    write_synthetic_dataset,
+)
 from numerai_pipeline.evaluation.cv import era_cv_splits
 from numerai_pipeline.evaluation.metrics import per_era_corr, standard_error
 from numerai_pipeline.models.base import TrainingData
@@ -76,6 +82,21 @@ def prediction_corr(a: np.ndarray, b: np.ndarray, eras: np.ndarray) -> float:
     """Mean per-era Pearson correlation of two prediction vectors."""
     frame = pd.DataFrame({"a": a, "b": b, "era": eras})
     return float(frame.groupby("era")[["a", "b"]].apply(lambda g: g["a"].corr(g["b"])).mean())
+
+
+def print_learned_terms(
+    preds: dict[str, np.ndarray], oracle: np.ndarray, data: TrainingData, preset: str
+) -> None:
+    """Per-era correlation of each model's (and the oracle's) predictions with each stable term
+    of the planted signal: which part of the signal a model learned (transient terms left out)."""
+    terms = planted_terms(data.features, data.feature_names, preset, seed=0)
+    columns = {**preds, "oracle": oracle}
+    print(f"\nper-era correlation with the terms of the planted signal ({preset}):")
+    print(f"{'term':14s}" + "".join(f" {name:>15s}" for name in columns))
+    for term, values in terms.items():
+        if not term.startswith("transient"):
+            row = [prediction_corr(p, values, data.eras) for p in columns.values()]
+            print(f"{term:14s}" + "".join(f" {r:15.3f}" for r in row))
 
 
 def main() -> None:
@@ -165,6 +186,9 @@ def main() -> None:
     if oracle is not None:
         s = per_era_corr(oracle, target, eras)
         print(f"{'oracle':16s} {s.mean():8.4f} ± {standard_error(s):.4f}")
+        if args.data is None and resolve_preset(args.synthetic).signal_on == "features":
+            tested = {n: np.concatenate(preds[n]) for n in names}
+            print_learned_terms(tested, oracle, data.select_eras(np.unique(eras)), args.synthetic)
 
 
 if __name__ == "__main__":

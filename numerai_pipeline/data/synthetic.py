@@ -192,6 +192,16 @@ def _target_bins(latent: np.ndarray) -> np.ndarray:
     return (np.searchsorted(cuts, ranks, side="right") / 4).astype(np.float32)
 
 
+def _centred_bins(bins: np.ndarray) -> np.ndarray:
+    """int8 bins 0..4 as float32 values centred on the middle bin, variance ~1."""
+    return (bins.astype(np.float32) - 2) / np.float32(math.sqrt(2))
+
+
+def _abs_deviation(bins: np.ndarray) -> np.ndarray:
+    """|bin - 2| of int8 bins, centred and scaled to variance ~1 (the signal's non-monotone term)."""
+    return (np.abs(bins - 2) - 1.2) / 0.75
+
+
 def _uniform_ranks(x: np.ndarray) -> np.ndarray:
     """Per-era ranks mapped into (0, 1) (float32), like a submitted prediction."""
     ranks = np.empty(len(x), dtype=np.float64)
@@ -277,8 +287,8 @@ class _Planted:
             c = factors[self.group_of]
             absdev = (np.abs(c[self.absdev]) - 0.8) / 0.6
         else:
-            c = (features.astype(np.float32) - 2) / np.float32(math.sqrt(2))
-            absdev = (np.abs(features[self.absdev] - 2) - 1.2) / 0.75
+            c = _centred_bins(features)
+            absdev = _abs_deviation(features[self.absdev])
 
         w = self.linear_w.copy()
         w[0] *= 1 if ((number - 1) // _REGIME_ERAS) % 2 == 0 else -1
@@ -429,6 +439,41 @@ def write_synthetic_dataset(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def planted_terms(
+    features: np.ndarray,
+    feature_names: list[str],
+    preset: str | SyntheticPreset = "demo",
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Per row, the terms of the planted signal of the dataset written with `preset` and `seed`,
+    from its (n, F) int8 `features` (columns `feature_names`): `linear_0`..`linear_5` (centred
+    bins; `linear_0`'s weight flips sign every regime, `linear_1`'s drifts), `interaction` (a
+    product of two features), `abs_deviation` (|bin - 2| of one feature) and `transient_0`..
+    `transient_6` (weights that change every week: unpredictable behind an embargo). Within an
+    era the signal is a linear combination of them when the preset's signal is on the features;
+    on "factors" they are only the features' views of its terms. Lets a benchmark say which
+    part of the signal a model learned."""
+    planted = _Planted(resolve_preset(preset), seed)
+    column = {name: i for i, name in enumerate(feature_names)}
+    missing = sorted(set(planted.features) - set(column))
+    if missing:
+        raise DatasetError(
+            f"the rows lack {len(missing)} features of the synthetic {preset!r} dataset (seed "
+            f"{seed}), e.g. {missing[0]}: pass all of its feature columns"
+        )
+
+    def bins(j: int) -> np.ndarray:
+        return features[:, column[planted.features[j]]]
+
+    terms = {f"linear_{k}": _centred_bins(bins(j)) for k, j in enumerate(planted.linear)}
+    terms["interaction"] = _centred_bins(bins(planted.inter[0])) * _centred_bins(
+        bins(planted.inter[1])
+    )
+    terms["abs_deviation"] = _abs_deviation(bins(planted.absdev)).astype(np.float32)
+    terms |= {f"transient_{k}": _centred_bins(bins(j)) for k, j in enumerate(planted.transient)}
+    return terms
 
 
 def read_signal(path: Path) -> pd.Series:

@@ -20,6 +20,7 @@ from numerai_pipeline.data.synthetic import (
     SYNTHETIC_FILES,
     SyntheticPreset,
     is_complete,
+    planted_terms,
     write_synthetic_dataset,
 )
 
@@ -174,30 +175,43 @@ def test_custom_preset_and_unknown_preset(tmp_path: Path) -> None:
 
 
 def test_signal_on_factors_reads_the_latent_factors_not_the_features() -> None:
-    """Same features either way; on "features" the signal is exactly linear in its terms built
-    from the binned features (R^2 = 1), on "factors" those terms explain it only in part."""
+    """Same features either way; on "features" the signal is exactly linear in its `planted_terms`
+    (R^2 = 1), on "factors" those terms, built from the binned features, explain it only in part."""
     r2, features = {}, {}
     for mode in ("features", "factors"):
-        planted = synthetic._Planted(SyntheticPreset(4, 2, 2000, 40, 4, signal_on=mode), seed=3)
+        preset = SyntheticPreset(4, 2, 2000, 40, 4, signal_on=mode)
+        planted = synthetic._Planted(preset, seed=3)
         era = planted.era(1)
-        x = era["features"].astype(np.float64)
-        terms = np.column_stack(
-            [
-                np.ones(x.shape[1]),
-                x[planted.linear].T,
-                x[planted.inter].T,
-                x[planted.inter[0]] * x[planted.inter[1]],
-                np.abs(x[planted.absdev] - 2),
-                x[planted.transient].T,
-            ]
-        )
-        fitted = terms @ np.linalg.lstsq(terms, era["signal"], rcond=None)[0]
+        terms = planted_terms(era["features"].T, planted.features, preset, seed=3)
+        n = era["features"].shape[1]
+        assert len(terms) == 15 and all(t.shape == (n,) for t in terms.values())
+        x = np.column_stack([np.ones(n), *terms.values()])
+        fitted = x @ np.linalg.lstsq(x, era["signal"], rcond=None)[0]
         r2[mode] = 1 - np.var(era["signal"] - fitted) / np.var(era["signal"])
         features[mode] = era["features"]
     assert r2["features"] > 0.999 and r2["factors"] < 0.9, r2
     np.testing.assert_array_equal(features["features"], features["factors"])
     with pytest.raises(DatasetError, match="signal_on must be 'features' or 'factors'"):
         synthetic._Planted(SyntheticPreset(4, 2, 30, 16, 2, signal_on="rows"), seed=0)
+
+
+def test_planted_terms_of_a_written_dataset_explain_its_signal(tiny_dataset: Path, frames) -> None:
+    """The terms from the files' own rows (columns in any order) rebuild the saved signal per era;
+    rows without all of the dataset's features are refused."""
+    frame = frames["train"]
+    names = _features(frame)[::-1]
+    terms = planted_terms(frame[names].to_numpy(np.int8), names, "tiny", seed=0)
+    signal = pd.read_parquet(tiny_dataset / "synthetic_signal.parquet")["signal"]
+    worst = 1.0
+    for era in ["0001", "0020", "0040"]:
+        rows = (frame["era"] == era).to_numpy()
+        x = np.column_stack([np.ones(rows.sum()), *(t[rows] for t in terms.values())])
+        y = signal.loc[frame.index[rows]].to_numpy()
+        fitted = x @ np.linalg.lstsq(x, y, rcond=None)[0]
+        worst = min(worst, 1 - np.var(y - fitted) / np.var(y))
+    assert worst > 0.999
+    with pytest.raises(DatasetError, match="lack 1 features of the synthetic 'tiny'"):
+        planted_terms(frame[names[1:]].to_numpy(np.int8), names[1:], "tiny", seed=0)
 
 
 def test_rewrite_replaces_and_failure_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
