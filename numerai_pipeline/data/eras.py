@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -18,11 +19,31 @@ def era_sort_key(era: str) -> tuple[int, str]:
     return (int(era), era) if str(era).isdigit() else (10**9, str(era))
 
 
-def normalize_era_labels(eras: np.ndarray) -> np.ndarray:
-    """Era labels as Numerai writes them: numbers zero-padded to 4 digits ("7" -> "0007")."""
-    labels, inverse = np.unique(eras.astype(str), return_inverse=True)
-    padded = np.array([e.zfill(4) if e.isdigit() else e for e in labels], dtype=object)
-    return padded[inverse]
+def era_labels(eras: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Era labels as Numerai writes them today, whatever the file stored: integers and numeric
+    strings zero-padded to 4 digits (7, "7" -> "0007"), the older "era7" too; others ("X") kept."""
+    if isinstance(eras, pa.ChunkedArray):
+        eras = eras.combine_chunks()
+    if pa.types.is_dictionary(eras.type):
+        eras = eras.dictionary_decode()
+    if pa.types.is_integer(eras.type):
+        return pc.utf8_lpad(pc.cast(eras, pa.string()), 4, "0")
+    labels = pc.cast(eras, pa.string())
+    number = pc.replace_substring_regex(labels, pattern=r"^era(\d+)$", replacement=r"\1")
+    numeric = pc.match_substring_regex(number, pattern=r"^\d+$")
+    return pc.if_else(numeric, pc.utf8_lpad(number, 4, "0"), labels)
+
+
+def stored_era_values(era_type: pa.DataType, eras: Sequence[str]) -> list:
+    """The values a file storing eras as `era_type` may hold for the labels `eras` (the inverse
+    of `era_labels`, to filter on): integer eras "0007" -> 7; string "0007" -> "0007", "7",
+    "era7"."""
+    if pa.types.is_dictionary(era_type):
+        era_type = era_type.value_type
+    numbers = [int(e) for e in eras if str(e).isdigit()]
+    if pa.types.is_integer(era_type):
+        return numbers
+    return [str(e) for e in eras] + [f"{prefix}{n}" for n in numbers for prefix in ("", "era")]
 
 
 def sorted_eras(eras: Sequence[str]) -> list[str]:
@@ -35,7 +56,7 @@ def _era_counts(path: Path, default_type: str) -> pd.DataFrame:
     schema_names = set(pq.read_schema(path).names)
     columns = [c for c in (ERA_COL, DATA_TYPE_COL, TARGET_COL) if c in schema_names]
     table = pq.read_table(path, columns=columns)
-    era = normalize_era_labels(pc.cast(table[ERA_COL], "string").to_numpy(zero_copy_only=False))
+    era = era_labels(table[ERA_COL]).to_numpy(zero_copy_only=False)
     dtype = (
         table[DATA_TYPE_COL].to_numpy(zero_copy_only=False)
         if DATA_TYPE_COL in schema_names

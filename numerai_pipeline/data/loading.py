@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from numerai_pipeline.data.eras import era_labels, stored_era_values
 from numerai_pipeline.data.schema import (
     DATA_TYPE_COL,
     ERA_COL,
@@ -101,28 +102,17 @@ def feature_codes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return codes, bad
 
 
-def era_strings(array: pa.Array) -> pa.Array:
-    """Labels (era, data_type) as strings; integer eras become zero-padded strings ("0001")."""
+def label_strings(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A label column (data_type) as strings."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
-    if pa.types.is_integer(array.type):
-        return pc.utf8_lpad(pc.cast(array, pa.string()), 4, "0")
     return pc.cast(array, pa.string())
 
 
 def _is_target(name: str) -> bool:
     return name == TARGET_COL or name.startswith(TARGET_PREFIX + "_")
-
-
-def _era_filter_values(era_type: pa.DataType, eras: Sequence[str]) -> list:
-    """Requested era labels in the file's storage type (integer eras: "0007" -> 7)."""
-    if pa.types.is_dictionary(era_type):
-        era_type = era_type.value_type
-    if pa.types.is_integer(era_type):
-        return [int(e) for e in eras if str(e).isdigit()]
-    return [str(e) for e in eras]
 
 
 def _bad_value_error(path: Path, column: str, raw: pa.Array, bad: np.ndarray) -> DatasetError:
@@ -177,7 +167,7 @@ def read_numerai_parquet(
         if column not in names:
             raise DatasetError(f"{path} has no {column!r} column to filter on; drop that filter")
         if column == ERA_COL:
-            values = _era_filter_values(schema.field(ERA_COL).type, values)
+            values = stored_era_values(schema.field(ERA_COL).type, values)
         clause = pc.field(column).isin(list(values))
         expr = clause if expr is None else expr & clause
 
@@ -216,7 +206,9 @@ def read_numerai_parquet(
 
     def combined(name: str) -> pa.Array:
         array = pa.chunked_array(chunks[name], type=schema.field(name).type).combine_chunks()
-        return era_strings(array) if name in leading else array
+        if name == ERA_COL:
+            return era_labels(array)
+        return label_strings(array) if name in leading else array
 
     index = pd.Index(combined(ID_COL).cast(pa.string()).to_pandas(), name=ID_COL)
     parts = [

@@ -12,12 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from numerai_pipeline.data.loading import (
-    corrupt_file_error,
-    era_strings,
-    feature_codes,
-    open_parquet,
-)
+from numerai_pipeline.data.eras import era_labels
+from numerai_pipeline.data.loading import corrupt_file_error, feature_codes, open_parquet
 from numerai_pipeline.data.schema import (
     DATA_TYPE_COL,
     ERA_COL,
@@ -136,7 +132,7 @@ class _Tally:
             self.id_hashes.append(pd.util.hash_array(ids.astype(object)))
         if ERA_COL not in names:
             return
-        eras = era_strings(batch.column(ERA_COL))
+        eras = era_labels(batch.column(ERA_COL))
         counts = pc.value_counts(eras)
         values, sizes = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
         self.era_rows.update(dict(zip(values, sizes, strict=True)))

@@ -1,13 +1,13 @@
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from numerai_pipeline.data.eras import (
     build_era_index,
+    era_labels,
     labeled_eras,
-    normalize_era_labels,
     sorted_eras,
     subsample_eras,
 )
@@ -50,4 +50,13 @@ def test_subsampling_keeps_the_latest_era():
 
 def test_era_labels_sort_numerically_and_are_padded():
     assert sorted_eras(["0010", "0002", "X", "0002"]) == ["0002", "0010", "X"]
-    assert normalize_era_labels(np.array(["7", "0012", "X"])).tolist() == ["0007", "0012", "X"]
+    stored = pa.array(["7", "0012", "X", "era3", "era120", "eraX", "12345"])
+    expected = ["0007", "0012", "X", "0003", "0120", "eraX", "12345"]
+    assert era_labels(stored).to_pylist() == expected
+    assert era_labels(pa.array([7, 120], pa.int16())).to_pylist() == ["0007", "0120"]
+    assert era_labels(pa.array(["era2", "era2"]).dictionary_encode()).to_pylist() == ["0002"] * 2
+    assert sorted_eras(era_labels(pa.array(["era10", "era2", "eraX"])).to_pylist()) == [
+        "0002",
+        "0010",
+        "eraX",
+    ]

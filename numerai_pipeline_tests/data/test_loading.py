@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from numerai_pipeline.data.eras import build_era_index
 from numerai_pipeline.data.loading import parquet_columns, read_features_json, read_numerai_parquet
 from numerai_pipeline.data.schema import MISSING_FEATURE, DatasetError
 from numerai_pipeline_tests.data.conftest import corrupt_column_chunk, truncate_half, write_frame
@@ -98,6 +99,17 @@ def test_integer_eras_are_zero_padded_and_filterable(tmp_path: Path) -> None:
     path = write_frame(tmp_path / "f.parquet", frame)
     assert read_numerai_parquet(path)["era"].unique().tolist() == ["0001", "0002"]
     assert read_numerai_parquet(path, eras=["0002"])["era"].unique().tolist() == ["0002"]
+
+
+@pytest.mark.parametrize("stored", [["7"] * 10 + ["12"] * 10, ["era7"] * 10 + ["era12"] * 10])
+def test_string_era_numbers_read_and_filter_as_padded_labels(tmp_path: Path, stored) -> None:
+    """Unpadded ("7") and older "era7" labels read as "0007" and filter by it, as the era index
+    names them."""
+    path = write_frame(tmp_path / "f.parquet", _frame(era=stored))
+    assert read_numerai_parquet(path)["era"].unique().tolist() == ["0007", "0012"]
+    assert read_numerai_parquet(path, eras=["0012"])["era"].unique().tolist() == ["0012"]
+    index = build_era_index(path, path, path)
+    assert index["era"].unique().tolist() == ["0007", "0012"]
 
 
 def test_non_numeric_eras_are_kept_and_id_column_becomes_index(tmp_path: Path) -> None:
