@@ -10,6 +10,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import torch
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
 
 from numerai_pipeline.models.mlp import MLPModel
 from numerai_pipeline.models.mtm_training import MTMModel
@@ -47,15 +49,28 @@ class NeuralPyfunc(mlflow.pyfunc.PythonModel):
         return self.model.predict(features)
 
 
+def neural_signature(model: NeuralModel) -> ModelSignature:
+    """The pyfunc's input: the model's feature columns as integer bins (-1 = missing); output: one
+    float prediction per row."""
+    return ModelSignature(
+        inputs=Schema([ColSpec("integer", name) for name in model.feature_names]),
+        outputs=Schema([ColSpec("float")]),
+    )
+
+
 def log_neural_model(model: NeuralModel, name: str, **kwargs) -> mlflow.models.model.ModelInfo:
-    """Log `model` as an MLflow pyfunc model in the active run (kwargs go to `log_model`, e.g.
-    `registered_model_name`)."""
+    """Log `model` as an MLflow pyfunc model with its signature and an input example (one row of
+    middle bins) in the active run (kwargs go to `log_model`, e.g. `registered_model_name`)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = save_neural_model(model, Path(tmp) / "model.pt")
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=NeuralPyfunc(),
             artifacts={ARTIFACT: str(path)},
+            signature=neural_signature(model),
+            input_example=pd.DataFrame(
+                np.full((1, len(model.feature_names)), 2, np.int8), columns=model.feature_names
+            ),
             pip_requirements=[
                 f"torch=={torch.__version__.split('+')[0]}",
                 f"mlflow=={mlflow.__version__}",

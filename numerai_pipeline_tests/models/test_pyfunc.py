@@ -8,6 +8,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.exceptions import MlflowException
 
 from numerai_pipeline.models.mlp import MLPConfig, MLPModel
 from numerai_pipeline.models.mtm import MTMConfig
@@ -47,6 +48,9 @@ def test_pyfunc_round_trip_reproduces_predictions(tracking: Path, make) -> None:
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     expected = model.predict(data.features, data.eras)
     np.testing.assert_array_equal(np.asarray(loaded.predict(frame)), expected)
+    assert info.signature.inputs.input_names() == data.feature_names
+    with pytest.raises(MlflowException, match=data.feature_names[0]):
+        loaded.predict(frame.drop(columns=data.feature_names[0]))
 
 
 def test_saved_payload_round_trip(tmp_path: Path) -> None:
