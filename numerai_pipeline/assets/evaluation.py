@@ -40,6 +40,8 @@ def cv_predictions(
     era_index: EraPlan,
 ) -> Output[dict[str, pd.DataFrame]]:
     """Out-of-fold predictions of each CPU model for one walk-forward CV fold."""
+    from numerai_pipeline.models.pyfunc import log_xgboost_model
+
     fold = era_index.fold(context.partition_key)
     context.log.info(f"{fold.describe()} ({fold.index}/{len(era_index.folds)})")
     data = load_training_data(feature_matrix, fold.train_eras + fold.test_eras)
@@ -59,7 +61,7 @@ def cv_predictions(
             mlflow_tracking.log_fit(
                 model.params(), {"corr_mean": corr.mean(), "n_train_eras": len(fold.train_eras)}
             )
-            model.log_to_mlflow()
+            log_xgboost_model(model)
         out[name] = oof
         metadata[f"{name}_corr_mean"] = float(corr.mean())
         metadata[f"{name}_mlflow_run"] = run.info.run_id

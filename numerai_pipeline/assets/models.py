@@ -25,12 +25,14 @@ def xgboost_model(
     era_index: EraPlan,
 ) -> Output[XGBoostModel]:
     """XGBoost fit on all used labeled eras, registered in MLflow with alias `champion`."""
+    from numerai_pipeline.models.pyfunc import log_xgboost_model
+
     data = load_training_data(feature_matrix, era_index.eras)
     model = XGBoostModel(XGBoostConfig(n_estimators=config.n_estimators))
     with mlflow_tracking.start_run(context, "xgboost-final", {"model": model.name}) as run:
         model.fit(data, lambda message: context.log.info(f"xgboost: {message}"))
         mlflow_tracking.log_fit(model.params(), {"n_train_eras": len(era_index.eras)})
-        version = mlflow_tracking.register(model.log_to_mlflow(), REGISTERED_XGBOOST)
+        version = mlflow_tracking.register(log_xgboost_model(model).model_uri, REGISTERED_XGBOOST)
     return Output(
         model,
         metadata={

@@ -52,6 +52,7 @@ class XGBoostModel:
         self.config = config or XGBoostConfig()
         self.name = name
         self.booster: xgb.Booster | None = None
+        self.feature_names: list[str] = []
 
     def _train_params(self) -> dict:
         c = self.config
@@ -72,6 +73,7 @@ class XGBoostModel:
         import xgboost as xgb
 
         labeled = ~np.isnan(data.main_target)
+        self.feature_names = list(data.feature_names)
         matrix = xgb.QuantileDMatrix(
             data.features[labeled],
             label=data.main_target[labeled],
@@ -96,13 +98,3 @@ class XGBoostModel:
 
     def params(self) -> dict[str, float | int | str]:
         return asdict(self.config)
-
-    def log_to_mlflow(self, name: str = "model") -> str:
-        """Log the booster to the active MLflow run; returns the model URI."""
-        import mlflow
-        import xgboost as xgb
-
-        info = mlflow.xgboost.log_model(
-            self.booster, name=name, pip_requirements=[f"xgboost-cpu=={xgb.__version__}"]
-        )
-        return info.model_uri

@@ -10,10 +10,17 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
+from numerai_pipeline.models.base import TrainingData
 from numerai_pipeline.models.mlp import MLPConfig, MLPModel
 from numerai_pipeline.models.mtm import MTMConfig
 from numerai_pipeline.models.mtm_training import MTMModel
-from numerai_pipeline.models.pyfunc import load_neural_model, log_neural_model, save_neural_model
+from numerai_pipeline.models.pyfunc import (
+    load_neural_model,
+    log_neural_model,
+    log_xgboost_model,
+    save_neural_model,
+)
+from numerai_pipeline.models.xgb import XGBoostConfig, XGBoostModel
 from numerai_pipeline_tests.models.test_mtm import tiny_data
 
 
@@ -60,3 +67,30 @@ def test_saved_payload_round_trip(tmp_path: Path) -> None:
     again = load_neural_model(save_neural_model(model, tmp_path / "m.pt"))
     assert again.groups == model.groups and again.config == model.config
     np.testing.assert_array_equal(again.predict(data.features), model.predict(data.features))
+
+
+def test_xgboost_pyfunc_reads_minus_one_and_nan_as_missing(tracking: Path) -> None:
+    """The registered XGBoost reproduces the pipeline's predictions from the feature matrix's int8
+    frame (-1 = missing) and from a float frame with NaN, where MLflow's xgboost flavor would
+    take -1 for a bin below 0."""
+    rng = np.random.default_rng(0)
+    n, names = 3000, [f"feature_{i}" for i in range(4)]
+    features = rng.integers(0, 5, (n, 4)).astype(np.int8)
+    features[rng.random((n, 4)) < 0.3] = -1
+    signal = (features[:, 0] == -1) + 0.2 * features[:, 1] + rng.normal(0, 0.3, n)
+    target = (np.digitize(signal, np.quantile(signal, [0.2, 0.4, 0.6, 0.8])) / 4)[:, None]
+    data = TrainingData(features, target.astype(np.float32), np.full(n, "0001"), names, ["target"])
+    model = XGBoostModel(XGBoostConfig(n_estimators=30, learning_rate=0.3))
+    model.fit(data)
+    expected = model.predict(features, data.eras)
+    as_a_bin = model.booster.inplace_predict(features.astype(np.float32))
+    assert np.abs(as_a_bin - expected).max() > 0.05  # the convention matters on this data
+
+    with mlflow.start_run():
+        info = log_xgboost_model(model)
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    frame = pd.DataFrame(features, columns=names)
+    np.testing.assert_array_equal(np.asarray(loaded.predict(frame)), expected)
+    floats = frame.astype(np.float32).mask(frame == -1)
+    np.testing.assert_array_equal(np.asarray(loaded.predict(floats)), expected)
+    assert info.signature.inputs.input_names() == names
