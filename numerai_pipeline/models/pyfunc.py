@@ -32,6 +32,9 @@ ARTIFACT = "model"
 FEATURES = "features"
 MODEL_CODE = Path(__file__).parent / "mlflow_code"
 """Models-from-code scripts: the logged model is a script naming its class, never a pickle."""
+PACKAGE = Path(__file__).parents[1]
+"""Shipped with every logged model (`code_paths`), so it loads where the pipeline is not
+installed, e.g. `mlflow models serve`."""
 
 
 def save_neural_model(model: NeuralModel, path: Path) -> Path:
@@ -102,9 +105,11 @@ def _middle_bins(feature_names: list[str]) -> pd.DataFrame:
 
 
 def _requirements(*packages: str) -> list[str]:
+    """Pinned requirements: `packages` plus what the shipped package imports on load."""
     from importlib.metadata import version
 
-    return [f"{p}=={version(p).split('+')[0]}" for p in (*packages, "mlflow", "numpy", "pandas")]
+    common = ("mlflow", "numpy", "pandas", "pyarrow", "numerai-tools")
+    return [f"{p}=={version(p).split('+')[0]}" for p in (*packages, *common)]
 
 
 def log_neural_model(model: NeuralModel, name: str, **kwargs) -> ModelInfo:
@@ -120,6 +125,7 @@ def log_neural_model(model: NeuralModel, name: str, **kwargs) -> ModelInfo:
             signature=feature_signature(model.feature_names, "integer"),
             input_example=_middle_bins(model.feature_names),
             pip_requirements=_requirements("torch"),
+            code_paths=[str(PACKAGE)],
             **kwargs,
         )
 
@@ -141,5 +147,6 @@ def log_xgboost_model(model: XGBoostModel, name: str = "model", **kwargs) -> Mod
             signature=feature_signature(model.feature_names, "double"),
             input_example=_middle_bins(model.feature_names),
             pip_requirements=_requirements("xgboost-cpu"),
+            code_paths=[str(PACKAGE)],
             **kwargs,
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import site
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -94,3 +97,45 @@ def test_xgboost_pyfunc_reads_minus_one_and_nan_as_missing(tracking: Path) -> No
     floats = frame.astype(np.float32).mask(frame == -1)
     np.testing.assert_array_equal(np.asarray(loaded.predict(floats)), expected)
     assert info.signature.inputs.input_names() == names
+
+
+LOAD_AND_PREDICT = """
+import sys
+import numpy as np, pandas as pd, mlflow
+try:
+    import numerai_pipeline
+    sys.exit("numerai_pipeline is importable: the test proves nothing")
+except ImportError:
+    pass
+frame = pd.read_parquet("frame.parquet")
+for name in ("xgboost", "mtm"):
+    predicted = np.asarray(mlflow.pyfunc.load_model(name).predict(frame))
+    np.testing.assert_array_equal(predicted, np.load(name + ".npy"))
+"""
+
+
+def test_logged_models_load_where_the_pipeline_is_not_installed(tracking, tmp_path) -> None:
+    """The logged models ship the package (`code_paths`): a Python without numerai_pipeline (no
+    site hooks, no editable install, another working directory) loads them and predicts the same."""
+    data = tiny_data()
+    models = {
+        "xgboost": XGBoostModel(XGBoostConfig(n_estimators=10)),
+        "mtm": MTMModel(MTMConfig.tiny()),
+    }
+    with mlflow.start_run():
+        for name, model in models.items():
+            model.fit(data)
+            log = log_xgboost_model if name == "xgboost" else log_neural_model
+            uri = log(model, name=name).model_uri
+            mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / name))
+            np.save(tmp_path / f"{name}.npy", model.predict(data.features, data.eras))
+    pd.DataFrame(data.features, columns=data.feature_names).to_parquet(tmp_path / "frame.parquet")
+    env = {"PYTHONPATH": ":".join(site.getsitepackages()), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", LOAD_AND_PREDICT],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
