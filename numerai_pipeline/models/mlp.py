@@ -105,7 +105,7 @@ class MLPModel:
         if c.refit and holdout_eras:
             everything = data.select_eras(np.array(fit_eras(data.eras, c, refit=True)[0]))
             n_eras = len(np.unique(everything.eras))
-            progress(f"refit: {self.selected_epoch} epochs on {n_eras} eras")
+            progress(f"refit: {self.selected_epoch} of {c.epochs} epochs on {n_eras} eras")
             self._train(everything, None, self.selected_epoch, progress, phase="refit")
 
     def _train(

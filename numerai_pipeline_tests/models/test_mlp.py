@@ -47,7 +47,7 @@ def test_mlp_refit_trains_the_selected_epochs_on_all_eras() -> None:
     assert [r["epoch"] for r in refit.history if r["phase"] == "refit"] == list(
         range(1, epochs + 1)
     )
-    assert f"refit: {epochs} epochs on 30 eras" in messages
+    assert f"refit: {epochs} of {config.epochs} epochs on 30 eras" in messages
     test = tiny_data(n_eras=4, rows=128, seed=9)
     assert not np.array_equal(
         refit.predict(test.features, test.eras), selection_only.predict(test.features, test.eras)
