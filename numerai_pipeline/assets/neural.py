@@ -145,7 +145,7 @@ def neural_baselines(
             seed_groups=feature_matrix.groups,
             device=device,
         ),
-        MLPModel(compute.mlp_config(), device=device),
+        MLPModel(compute.mlp_config(device), device=device),
     ]
     out, metadata = {}, {"device": device}
     for model in models:

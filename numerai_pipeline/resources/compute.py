@@ -38,8 +38,12 @@ class ComputeResource(ConfigurableResource):
             name = "gpu" if device.startswith("cuda") else "cpu_demo"
         return getattr(MTMConfig, name)()
 
-    def mlp_config(self):
-        """The MLP configuration for this preset (small for `tiny`)."""
+    def mlp_config(self, device: str):
+        """The MLP configuration for this preset (small for `tiny`); it picks its epoch on the
+        same inner eras as this device's MTM (`selection_era_stride`)."""
         from numerai_pipeline.models.mlp import MLPConfig
 
-        return MLPConfig(hidden=(16,), epochs=2) if self.preset == "tiny" else MLPConfig()
+        stride = self.mtm_config(device).selection_era_stride
+        if self.preset == "tiny":
+            return MLPConfig(hidden=(16,), epochs=2, selection_era_stride=stride)
+        return MLPConfig(selection_era_stride=stride)

@@ -30,5 +30,9 @@ def test_compute_picks_cpu_here_and_the_preset_follows_the_device():
     assert compute.torch_device() == "cpu"
     assert compute.mtm_config("cpu") == type(compute.mtm_config("cpu")).cpu_demo()
     assert compute.mtm_config("cuda:0") == type(compute.mtm_config("cpu")).gpu()
+    for device in ("cpu", "cuda:0"):  # the MLP selects on the same inner eras as the MTM
+        mtm_stride = compute.mtm_config(device).selection_era_stride
+        assert compute.mlp_config(device).selection_era_stride == mtm_stride
+    assert compute.mlp_config("cpu").selection_era_stride == 2
     with pytest.raises(ValueError, match="unknown compute preset"):
         ComputeResource(preset="huge").mtm_config("cpu")
