@@ -3,7 +3,8 @@ synthetic data), the pipeline's folds exactly: per-era CORR mean ± SE per model
 per-era difference to XGBoost ± SE, the per-era correlation of predictions with XGBoost's, fit
 seconds, and on synthetic data the oracle's CORR and each model's per-era correlation with the
 planted noise-free signal, r(oracle): a far less noisy measure of what a model learned than CORR
-with the noisy target (a model's CORR is about r(oracle) x the oracle's CORR).
+with the noisy target (a model's CORR is about r(oracle) x the oracle's CORR). `--set seed=N`
+seeds every model; `--cache` keys predictions by each model's config.
 
     python benchmarks/bench_cv_models.py [--data DIR | --synthetic demo|latent] [--folds 4]
         [--models xgboost,mtm,...]
@@ -18,6 +19,7 @@ import hashlib
 import json
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +39,10 @@ from numerai_pipeline.data.synthetic import (
 from numerai_pipeline.evaluation.cv import era_cv_splits
 from numerai_pipeline.evaluation.metrics import per_era_corr, standard_error
 from numerai_pipeline.models.base import TrainingData
-from numerai_pipeline.models.mlp import MLPModel
+from numerai_pipeline.models.mlp import MLPConfig, MLPModel
 from numerai_pipeline.models.mtm import MTMConfig
 from numerai_pipeline.models.mtm_training import MTMModel
-from numerai_pipeline.models.xgb import XGBoostModel
+from numerai_pipeline.models.xgb import XGBoostConfig, XGBoostModel
 
 MODELS = ("xgboost", "mtm", "mtm_no_pretrain", "mlp")
 
@@ -70,12 +72,21 @@ def load_rows(folder: Path) -> tuple[TrainingData, pd.Series | None]:
     return data, signal
 
 
-def make_model(name: str, config: MTMConfig):
+def make_model(name: str, config: MTMConfig) -> XGBoostModel | MLPModel | MTMModel:
+    """A model as the pipeline builds it: XGBoost and the MLP take the MTM config's seed, and the
+    MLP its selection stride (as the `compute` resource gives it)."""
     if name == "xgboost":
-        return XGBoostModel()
+        return XGBoostModel(XGBoostConfig(seed=config.seed))
     if name == "mlp":
-        return MLPModel()
+        stride = config.selection_era_stride
+        return MLPModel(MLPConfig(seed=config.seed, selection_era_stride=stride))
     return MTMModel(config, pretrain=name == "mtm")
+
+
+def config_tag(model: XGBoostModel | MLPModel | MTMModel) -> str:
+    """A short hash of a model's config: the cache key of its predictions."""
+    values = json.dumps(asdict(model.config), sort_keys=True, default=str)
+    return hashlib.blake2b(values.encode(), digest_size=6).hexdigest()
 
 
 def prediction_corr(a: np.ndarray, b: np.ndarray, eras: np.ndarray) -> float:
@@ -121,8 +132,7 @@ def main() -> None:
         write_synthetic_dataset(folder.parent, "v5.0", args.synthetic, seed=0)
     data, signal = load_rows(folder)
     folds = era_cv_splits(sorted_eras(np.unique(data.eras)), n_folds=args.folds, embargo=8)
-    tag = hashlib.blake2b(json.dumps(config.to_dict()).encode(), digest_size=6).hexdigest()
-    print(f"{len(data.eras)} rows, {data.features.shape[1]} features; MTM config {tag}: {config}")
+    print(f"{len(data.eras)} rows, {data.features.shape[1]} features; MTM config: {config}")
 
     names = args.models.split(",")
     preds = {n: [] for n in names}
@@ -134,14 +144,14 @@ def main() -> None:
         test_rows.append(np.flatnonzero(test_mask))
         print(fold.describe(), flush=True)
         for name in names:
-            key = f"{name}-{tag if name.startswith('mtm') else 'default'}-{fold.name}.npz"
+            model = make_model(name, config)
+            key = f"{name}-{config_tag(model)}-{fold.name}.npz"
             cached = args.cache / key if args.cache else None
             if cached and cached.exists():
                 saved = np.load(cached)
                 preds[name].append(saved["pred"])
                 fit_s[name].append(float(saved["fit_s"]))
                 continue
-            model = make_model(name, config)
             start = time.perf_counter()
             model.fit(train)
             seconds = time.perf_counter() - start
