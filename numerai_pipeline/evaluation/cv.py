@@ -19,6 +19,28 @@ def embargo_for_target(target_name: str) -> int:
     return EMBARGO_60D if target_name.endswith("_60") else EMBARGO_20D
 
 
+def split_holdout(
+    eras: np.ndarray, fraction: float, embargo: int, min_eras: int = 4
+) -> tuple[list[str], list[str]]:
+    """(inner training eras, holdout eras): the holdout is the latest `fraction` of the eras and
+    the inner training eras end more than `embargo` era numbers before it. Without room for
+    `min_eras` on both sides the holdout is empty."""
+    ordered = sorted_eras(eras)
+    n_hold = max(min_eras, round(len(ordered) * fraction))
+    numbers = (
+        np.array([int(e) for e in ordered])
+        if all(e.isdigit() for e in ordered)
+        else np.arange(len(ordered))
+    )
+    if fraction <= 0 or n_hold >= len(ordered):
+        return ordered, []
+    first = numbers[len(ordered) - n_hold]
+    inner = [e for e, num in zip(ordered, numbers, strict=True) if num < first - embargo]
+    if len(inner) < min_eras:
+        return ordered, []
+    return inner, ordered[len(ordered) - n_hold :]
+
+
 @dataclass(frozen=True)
 class EraFold:
     """One walk-forward fold: fit on `train_eras`, score on `test_eras`, `embargo` eras between."""

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from numerai_pipeline.data.eras import sorted_eras, subsample_eras
+from numerai_pipeline.evaluation.cv import split_holdout
 from numerai_pipeline.evaluation.metrics import per_era_corr
 
 
@@ -97,28 +98,6 @@ def pearson_loss(pred: torch.Tensor, target: torch.Tensor, era_ids: torch.Tensor
     """1 - mean per-era Pearson (0 when no era has labels, so it adds nothing)."""
     corr = per_era_pearson(pred.float(), target.float(), era_ids)
     return 1 - corr.mean() if len(corr) else pred.sum() * 0
-
-
-def split_holdout(
-    eras: np.ndarray, fraction: float, embargo: int, min_eras: int = 4
-) -> tuple[list[str], list[str]]:
-    """(inner training eras, holdout eras): the holdout is the latest `fraction` of the eras and
-    the inner training eras end more than `embargo` era numbers before it. Without room for
-    `min_eras` on both sides the holdout is empty."""
-    ordered = sorted_eras(eras)
-    n_hold = max(min_eras, round(len(ordered) * fraction))
-    numbers = (
-        np.array([int(e) for e in ordered])
-        if all(e.isdigit() for e in ordered)
-        else np.arange(len(ordered))
-    )
-    if fraction <= 0 or n_hold >= len(ordered):
-        return ordered, []
-    first = numbers[len(ordered) - n_hold]
-    inner = [e for e, num in zip(ordered, numbers, strict=True) if num < first - embargo]
-    if len(inner) < min_eras:
-        return ordered, []
-    return inner, ordered[len(ordered) - n_hold :]
 
 
 class EraSchedule(Protocol):

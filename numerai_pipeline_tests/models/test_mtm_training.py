@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from numerai_pipeline.evaluation.cv import split_holdout
 from numerai_pipeline.models.mtm import MTMConfig
 from numerai_pipeline.models.mtm_training import MTMModel, select_targets
-from numerai_pipeline.models.neural import fit_eras, split_holdout
+from numerai_pipeline.models.neural import fit_eras
 from numerai_pipeline_tests.models.test_mtm import tiny_data
 
 
