@@ -42,9 +42,13 @@ from numerai_pipeline.models.base import TrainingData
 from numerai_pipeline.models.mlp import MLPConfig, MLPModel
 from numerai_pipeline.models.mtm import MTMConfig
 from numerai_pipeline.models.mtm_training import MTMModel
+from numerai_pipeline.models.ridge import RidgeModel
 from numerai_pipeline.models.xgb import XGBoostConfig, XGBoostModel
 
-MODELS = ("xgboost", "mtm", "mtm_no_pretrain", "mlp")
+Model = XGBoostModel | RidgeModel | MLPModel | MTMModel
+
+MODELS = ("xgboost", "ridge", "mtm", "mtm_no_pretrain", "mlp")
+"""`ridge` (closed form on ordinal values) is the linear reference, not a pipeline model."""
 
 
 def load_rows(folder: Path) -> tuple[TrainingData, pd.Series | None]:
@@ -72,18 +76,20 @@ def load_rows(folder: Path) -> tuple[TrainingData, pd.Series | None]:
     return data, signal
 
 
-def make_model(name: str, config: MTMConfig) -> XGBoostModel | MLPModel | MTMModel:
+def make_model(name: str, config: MTMConfig) -> Model:
     """A model as the pipeline builds it: XGBoost and the MLP take the MTM config's seed, and the
     MLP its selection stride (as the `compute` resource gives it)."""
     if name == "xgboost":
         return XGBoostModel(XGBoostConfig(seed=config.seed))
+    if name == "ridge":
+        return RidgeModel()
     if name == "mlp":
         stride = config.selection_era_stride
         return MLPModel(MLPConfig(seed=config.seed, selection_era_stride=stride))
     return MTMModel(config, pretrain=name == "mtm")
 
 
-def config_tag(model: XGBoostModel | MLPModel | MTMModel) -> str:
+def config_tag(model: Model) -> str:
     """A short hash of a model's config: the cache key of its predictions."""
     values = json.dumps(asdict(model.config), sort_keys=True, default=str)
     return hashlib.blake2b(values.encode(), digest_size=6).hexdigest()
@@ -159,6 +165,7 @@ def main() -> None:
             preds[name].append(pred)
             fit_s[name].append(seconds)
             extra = f" selected {model.selected}" if hasattr(model, "selected") else ""
+            extra += f" penalty {model.penalty:g}" if isinstance(model, RidgeModel) else ""
             score = per_era_corr(pred, data.main_target[test_mask], data.eras[test_mask]).mean()
             print(f"  {name}: fit {seconds:.0f} s, CORR {score:.4f}{extra}", flush=True)
             if cached:
