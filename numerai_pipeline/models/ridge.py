@@ -77,13 +77,12 @@ class RidgeModel:
             self.weights = self._solve(*self._moments(data, all_eras), self.penalty)
             return
         gram, moment, n_rows = self._moments(data, inner)
-        rows = np.isin(data.eras, holdout)
-        x = ordinal_values(data.features[rows])
-        for penalty in c.penalties:
-            weights = self._solve(gram, moment, n_rows, penalty)
-            self.holdout_scores[penalty] = float(
-                per_era_corr(x @ weights, data.main_target[rows], data.eras[rows]).mean()
-            )
+        rows = np.flatnonzero(np.isin(data.eras, holdout))
+        weights = [self._solve(gram, moment, n_rows, penalty) for penalty in c.penalties]
+        scored = self._linear(data.features, rows, np.stack(weights, 1))
+        for j, penalty in enumerate(c.penalties):
+            corr = per_era_corr(scored[:, j], data.main_target[rows], data.eras[rows])
+            self.holdout_scores[penalty] = float(corr.mean())
         self.penalty = max(self.holdout_scores, key=self.holdout_scores.get)
         score = self.holdout_scores[self.penalty]
         progress(f"penalty {self.penalty:g} (holdout CORR {score:.4f})")
@@ -92,18 +91,20 @@ class RidgeModel:
             gram + more_gram, moment + more_moment, n_rows + more_rows, self.penalty
         )
 
+    def _linear(self, features: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """`features[rows]` x `weights`, converting `chunk_rows` rows to float32 at a time."""
+        step = self.config.chunk_rows
+        out = np.empty((len(rows),) + weights.shape[1:], np.float32)
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            out[start : start + len(chunk)] = ordinal_values(features[chunk]) @ weights
+        return out
+
     def predict(self, features: np.ndarray, eras: np.ndarray | None = None) -> np.ndarray:
         """Linear predictions for int8 feature rows (higher = better expected target)."""
         if self.weights is None:
             raise RuntimeError(f"{self.name}.predict called before fit")
-        step = self.config.chunk_rows
-        return np.concatenate(
-            [
-                ordinal_values(features[i : i + step]) @ self.weights
-                for i in range(0, len(features), step)
-            ]
-            or [np.zeros(0, np.float32)]
-        )
+        return self._linear(features, np.arange(len(features)), self.weights)
 
     def params(self) -> dict[str, float | int | str]:
         values = {k: str(v) for k, v in asdict(self.config).items()}
