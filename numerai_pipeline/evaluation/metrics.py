@@ -7,33 +7,55 @@ import pandas as pd
 from numerai_tools.scoring import correlation_contribution, numerai_corr
 
 
+def per_era_corr_table(
+    predictions: pd.DataFrame, targets: np.ndarray, eras: np.ndarray
+) -> pd.DataFrame:
+    """Numerai CORR (`numerai_corr`) of every prediction column with targets in each era (eras x
+    columns, eras sorted): one numerai-tools call per era scores all the columns."""
+    frame = predictions.reset_index(drop=True)
+    scored = ~np.isnan(np.asarray(targets, dtype="float64"))
+    target = pd.Series(np.asarray(targets)[scored], name="target")
+    frame, labels = frame[scored].reset_index(drop=True), np.asarray(eras)[scored]
+    scores = {
+        era: numerai_corr(frame.iloc[rows], target.iloc[rows])
+        for era, rows in pd.Series(np.arange(len(labels))).groupby(labels, sort=True)
+    }
+    return pd.DataFrame.from_dict(scores, orient="index", columns=frame.columns, dtype="float64")
+
+
 def per_era_corr(predictions: np.ndarray, targets: np.ndarray, eras: np.ndarray) -> pd.Series:
     """Numerai CORR (`numerai_corr`) of predictions with targets in each era, indexed by era."""
-    frame = pd.DataFrame({"prediction": predictions, "target": targets, "era": eras})
-    frame = frame[frame["target"].notna()]
+    table = per_era_corr_table(pd.DataFrame({"prediction": predictions}), targets, eras)
+    return table["prediction"].rename("corr")
+
+
+def per_era_mmc_table(
+    predictions: pd.DataFrame, meta_model: np.ndarray, targets: np.ndarray, eras: np.ndarray
+) -> pd.DataFrame:
+    """MMC per era (eras x columns): each prediction column's contribution to the meta model's
+    correlation with the target (`correlation_contribution`), over rows with both; one call per
+    era scores all the columns."""
+    present = ~np.isnan(np.asarray(meta_model, "float64")) & ~np.isnan(
+        np.asarray(targets, "float64")
+    )
+    frame = predictions.reset_index(drop=True)[present].reset_index(drop=True)
+    meta = pd.Series(np.asarray(meta_model)[present], name="meta")
+    target = pd.Series(np.asarray(targets)[present], name="target")
+    labels = np.asarray(eras)[present]
     scores = {
-        era: float(numerai_corr(group[["prediction"]], group["target"]).iloc[0])
-        for era, group in frame.groupby("era", sort=True)
+        era: correlation_contribution(frame.iloc[rows], meta.iloc[rows], target.iloc[rows])
+        for era, rows in pd.Series(np.arange(len(labels))).groupby(labels, sort=True)
+        if len(rows) > 2
     }
-    return pd.Series(scores, name="corr", dtype="float64")
+    return pd.DataFrame.from_dict(scores, orient="index", columns=frame.columns, dtype="float64")
 
 
 def per_era_mmc(
     predictions: np.ndarray, meta_model: np.ndarray, targets: np.ndarray, eras: np.ndarray
 ) -> pd.Series:
     """MMC per era: contribution of predictions to the meta model's correlation with the target."""
-    frame = pd.DataFrame(
-        {"prediction": predictions, "meta": meta_model, "target": targets, "era": eras}
-    )
-    frame = frame.dropna(subset=["meta", "target"])
-    scores = {
-        era: float(
-            correlation_contribution(group[["prediction"]], group["meta"], group["target"]).iloc[0]
-        )
-        for era, group in frame.groupby("era", sort=True)
-        if len(group) > 2
-    }
-    return pd.Series(scores, name="mmc", dtype="float64")
+    table = per_era_mmc_table(pd.DataFrame({"prediction": predictions}), meta_model, targets, eras)
+    return table["prediction"].rename("mmc")
 
 
 def per_era_max_feature_exposure(

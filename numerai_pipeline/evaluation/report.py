@@ -12,9 +12,9 @@ import pandas as pd
 from numerai_pipeline.data.schema import ERA_COL, TARGET_COL
 from numerai_pipeline.evaluation.metrics import (
     max_drawdown,
-    per_era_corr,
+    per_era_corr_table,
     per_era_max_feature_exposure,
-    per_era_mmc,
+    per_era_mmc_table,
     sharpe,
     standard_error,
 )
@@ -28,20 +28,38 @@ def _clean(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
-def score_model(
-    oof: pd.DataFrame, features: np.ndarray, meta_model: pd.Series | None = None
-) -> dict:
-    """Summaries of one model's out-of-fold predictions (`era`, `target`, `prediction` by id).
+def era_scores(
+    oof_by_model: dict[str, pd.DataFrame], meta_model: pd.Series | None = None
+) -> dict[str, tuple[pd.Series, pd.Series]]:
+    """Per-era CORR and MMC (empty without meta-model values) of each model's out-of-fold
+    predictions. Models on the same rows, eras and targets are scored together: one numerai-tools
+    call per era for all of them."""
+    scores: dict[str, tuple[pd.Series, pd.Series]] = {}
+    remaining = dict(oof_by_model)
+    while remaining:
+        first = next(iter(remaining.values()))
+        rows = first[[ERA_COL, TARGET_COL]]  # `equals` compares the ids (index) too
+        group = [name for name, oof in remaining.items() if oof[[ERA_COL, TARGET_COL]].equals(rows)]
+        predictions = pd.DataFrame({name: remaining.pop(name)["prediction"] for name in group})
+        targets, eras = first[TARGET_COL].to_numpy(), first[ERA_COL].to_numpy()
+        corr = per_era_corr_table(predictions, targets, eras)
+        mmc = pd.DataFrame(columns=group, dtype="float64")
+        if meta_model is not None:
+            meta = meta_model.reindex(first.index).to_numpy()
+            if np.isfinite(meta).any():
+                mmc = per_era_mmc_table(predictions, meta, targets, eras)
+        for name in group:
+            scores[name] = (corr[name].rename("corr"), mmc[name].rename("mmc"))
+    return scores
+
+
+def score_model(oof: pd.DataFrame, features: np.ndarray, corr: pd.Series, mmc: pd.Series) -> dict:
+    """Summaries of one model's out-of-fold predictions (`era`, `target`, `prediction` by id) and
+    its per-era CORR and MMC (`era_scores`).
 
     `features` holds the int8 features of `oof`'s rows in the same order (for feature exposure).
     """
     preds, eras = oof["prediction"].to_numpy(), oof[ERA_COL].to_numpy()
-    corr = per_era_corr(preds, oof[TARGET_COL].to_numpy(), eras)
-    mmc = pd.Series(dtype="float64")
-    if meta_model is not None:
-        meta = meta_model.reindex(oof.index).to_numpy()
-        if np.isfinite(meta).any():
-            mmc = per_era_mmc(preds, meta, oof[TARGET_COL].to_numpy(), eras)
     exposure = per_era_max_feature_exposure(preds, features, eras)
     return {
         "corr_mean": _clean(corr.mean()),
@@ -89,9 +107,11 @@ def build_cv_report(
 
     `features_for(index)` returns the int8 feature array of the given ids, in that order.
     """
-    models: dict[str, dict] = {}
-    for name, oof in oof_by_model.items():
-        models[name] = score_model(oof, features_for(oof.index), meta_model)
+    scores = era_scores(oof_by_model, meta_model)
+    models = {
+        name: score_model(oof, features_for(oof.index), *scores[name])
+        for name, oof in oof_by_model.items()
+    }
     if reference in oof_by_model:
         ref = oof_by_model[reference].copy()
         ref.attrs["per_era"] = models[reference]["per_era"]

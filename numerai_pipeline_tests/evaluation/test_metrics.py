@@ -5,8 +5,10 @@ import pytest
 from numerai_pipeline.evaluation.metrics import (
     max_drawdown,
     per_era_corr,
+    per_era_corr_table,
     per_era_max_feature_exposure,
     per_era_mmc,
+    per_era_mmc_table,
     sharpe,
     standard_error,
 )
@@ -57,3 +59,22 @@ def test_summaries():
     assert max_drawdown(scores) == pytest.approx(0.04)  # cumulative peaks at 0.04, falls to 0.00
     assert max_drawdown(pd.Series([0.01, 0.02])) == 0.0
     assert standard_error(scores) == pytest.approx(scores.std(ddof=1) / np.sqrt(5))
+
+
+def test_tables_score_every_column_as_it_scores_alone():
+    eras, target, rng = era_data()
+    target[::11] = np.nan
+    columns = pd.DataFrame(
+        {"a": target + rng.normal(size=len(target)), "b": rng.normal(size=len(target))}
+    )
+    meta = columns["a"].to_numpy() + rng.normal(size=len(target))
+    meta[::7] = np.nan
+    corr = per_era_corr_table(columns, target, eras)
+    mmc = per_era_mmc_table(columns, meta, target, eras)
+    assert list(corr.columns) == ["a", "b"] and list(corr.index) == sorted(set(eras))
+    for name in columns:
+        alone = per_era_corr(columns[name].to_numpy(), target, eras)
+        np.testing.assert_allclose(corr[name].to_numpy(), alone.to_numpy(), atol=1e-12)
+        alone = per_era_mmc(columns[name].to_numpy(), meta, target, eras)
+        np.testing.assert_allclose(mmc[name].to_numpy(), alone.to_numpy(), atol=1e-12)
+    assert corr["a"].mean() > 0.1 > abs(corr["b"].mean())

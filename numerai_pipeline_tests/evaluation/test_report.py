@@ -2,7 +2,9 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from numerai_pipeline.evaluation.metrics import per_era_corr, per_era_mmc
 from numerai_pipeline.evaluation.report import build_cv_report, plot_cumulative_corr, report_table
 
 
@@ -51,3 +53,22 @@ def test_report_without_meta_model_has_no_mmc():
     frames, features, ids, _ = oof_frames()
     report = build_cv_report(frames, lambda idx: features[ids.get_indexer(idx)], None)
     assert report["models"]["xgboost"]["mmc_mean"] is None
+
+
+def test_models_scored_together_get_the_scores_they_get_alone():
+    frames, features, ids, meta = oof_frames()
+    reordered = frames["noise"].iloc[::-1]  # other row order: scored on its own
+    control = frames["noise"].assign(target=frames["noise"]["target"][::-1].values)
+    frames = dict(frames, reordered=reordered, control=control)
+    report = build_cv_report(frames, lambda idx: features[ids.get_indexer(idx)], meta)
+    for name, oof in frames.items():
+        args = oof["prediction"].to_numpy(), oof["target"].to_numpy(), oof["era"].to_numpy()
+        alone = per_era_corr(*args)
+        assert report["models"][name]["per_era"] == pytest.approx(
+            {str(era): v for era, v in alone.items()}, abs=1e-12
+        )
+        mmc = per_era_mmc(args[0], meta.reindex(oof.index).to_numpy(), *args[1:])
+        assert report["models"][name]["mmc_mean"] == pytest.approx(mmc.mean(), abs=1e-12)
+    assert report["models"]["reordered"]["corr_mean"] == pytest.approx(
+        report["models"]["noise"]["corr_mean"]
+    )
