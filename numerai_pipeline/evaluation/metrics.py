@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from numerai_tools.scoring import correlation_contribution, numerai_corr
+
+
+def _per_era_table(
+    predictions: pd.DataFrame,
+    present: np.ndarray,
+    eras: np.ndarray,
+    score: Callable[[pd.DataFrame, np.ndarray], pd.Series],
+    min_rows: int = 1,
+) -> pd.DataFrame:
+    """`score(columns, rows)` of the `present` rows of each era with at least `min_rows` of them
+    (eras x prediction columns, eras sorted); `rows` are positions among the present rows."""
+    frame = predictions.reset_index(drop=True)[present].reset_index(drop=True)
+    labels = np.asarray(eras)[present]
+    scores = {
+        era: score(frame.iloc[rows], rows.to_numpy())
+        for era, rows in pd.Series(np.arange(len(labels))).groupby(labels, sort=True)
+        if len(rows) >= min_rows
+    }
+    return pd.DataFrame.from_dict(scores, orient="index", columns=frame.columns, dtype="float64")
 
 
 def per_era_corr_table(
@@ -12,15 +33,11 @@ def per_era_corr_table(
 ) -> pd.DataFrame:
     """Numerai CORR (`numerai_corr`) of every prediction column with targets in each era (eras x
     columns, eras sorted): one numerai-tools call per era scores all the columns."""
-    frame = predictions.reset_index(drop=True)
-    scored = ~np.isnan(np.asarray(targets, dtype="float64"))
-    target = pd.Series(np.asarray(targets)[scored], name="target")
-    frame, labels = frame[scored].reset_index(drop=True), np.asarray(eras)[scored]
-    scores = {
-        era: numerai_corr(frame.iloc[rows], target.iloc[rows])
-        for era, rows in pd.Series(np.arange(len(labels))).groupby(labels, sort=True)
-    }
-    return pd.DataFrame.from_dict(scores, orient="index", columns=frame.columns, dtype="float64")
+    present = ~np.isnan(np.asarray(targets, "float64"))
+    target = pd.Series(np.asarray(targets)[present], name="target")
+    return _per_era_table(
+        predictions, present, eras, lambda columns, rows: numerai_corr(columns, target.iloc[rows])
+    )
 
 
 def per_era_corr(predictions: np.ndarray, targets: np.ndarray, eras: np.ndarray) -> pd.Series:
@@ -38,16 +55,15 @@ def per_era_mmc_table(
     present = ~np.isnan(np.asarray(meta_model, "float64")) & ~np.isnan(
         np.asarray(targets, "float64")
     )
-    frame = predictions.reset_index(drop=True)[present].reset_index(drop=True)
     meta = pd.Series(np.asarray(meta_model)[present], name="meta")
     target = pd.Series(np.asarray(targets)[present], name="target")
-    labels = np.asarray(eras)[present]
-    scores = {
-        era: correlation_contribution(frame.iloc[rows], meta.iloc[rows], target.iloc[rows])
-        for era, rows in pd.Series(np.arange(len(labels))).groupby(labels, sort=True)
-        if len(rows) > 2
-    }
-    return pd.DataFrame.from_dict(scores, orient="index", columns=frame.columns, dtype="float64")
+    return _per_era_table(
+        predictions,
+        present,
+        eras,
+        lambda columns, rows: correlation_contribution(columns, meta.iloc[rows], target.iloc[rows]),
+        min_rows=3,
+    )
 
 
 def per_era_mmc(
