@@ -77,6 +77,7 @@ def mtm_encoder(
             "tokens": MetadataValue.md(
                 "\n".join(f"- **{g}**: {len(m)} features" for g, m in model.groups.items())
             ),
+            "u_shaped_features": ", ".join(model.u_features) or "none",
             "resumed_from": str(model.resumed_from),
             "mlflow_run": run.info.run_id,
         },

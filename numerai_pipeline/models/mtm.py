@@ -3,7 +3,8 @@
 A row is a sequence of tokens of two modalities: one token per feature group and one per target.
 An MAE-style encoder sees only the visible tokens; the decoder re-inserts a learned mask token per
 modality and per-modality heads reconstruct every feature bin and target bin; a linear skip from
-the visible features' ordinal values feeds the target heads. The mask selects the task: PREDICT
+the visible features' ordinal values (and |value| of screened U-shaped features) feeds the target
+heads. The mask selects the task: PREDICT
 (targets hidden) is the tournament prediction.
 
 Every mask of a batch keeps the same number of tokens per row, so the encoder input is one
@@ -69,6 +70,11 @@ class MTMConfig:
     (`OrdinalSkip`): linear terms carry much of a Numerai target's signal (most of the demo
     data's: a ridge on ordinal values beats XGBoost there), and at CORR ~0.03 the transformer
     path alone learns them worse than a linear fit does."""
+    u_shape_min_t: float | None = 3.0
+    """The skip also reads |ordinal value| of the features whose |bin - 2| correlates with the
+    main target across the training eras with |t| >= this (`features.screening`; None: none):
+    the U-shaped terms trees find and a linear token cannot express. Screened, because all of
+    them at once overfit (on the demo data r(oracle) fell from 0.554 to 0.534)."""
     target_tokens: str = "20d"
     """Target tokens: "all", "20d" (main + 20-day auxiliary targets) or "main"; auxiliary
     columns identical to the main target are dropped."""
@@ -184,7 +190,12 @@ class MTMConfig:
         return cls(**(SAVED_BEFORE | kept))
 
 
-SAVED_BEFORE = {"free_bin_embeddings": True, "linear_skip": False, "refit": False}
+SAVED_BEFORE = {
+    "free_bin_embeddings": True,
+    "linear_skip": False,
+    "refit": False,
+    "u_shape_min_t": None,
+}
 """Config fields added after models were first saved, with the values those models had."""
 
 
@@ -302,18 +313,17 @@ class TargetTokenizer(nn.Module):
 
 
 class OrdinalSkip(nn.Module):
-    """Linear path from the visible features' ordinal values to the target heads: adds
-    (w_target . x) x (-1, -.5, 0, .5, 1) to each target's bin logits, tilting its distribution
-    up or down (one weight per feature and target; zero at init)."""
+    """Linear path from the visible features' ordinal values x (and |x| of the U-shaped features)
+    to the target heads: adds (w_target . x) x (-1, -.5, 0, .5, 1) to each target's bin logits,
+    tilting its distribution up or down (one weight per input and target; zero at init)."""
 
     def __init__(self, n_slots: int, n_targets: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(n_slots, n_targets))
         self.register_buffer("tilt", torch.linspace(-1, 1, BINS), persistent=False)
 
-    def forward(self, ordinal: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-        """`ordinal` (n, G, m) values, `visible` (n, G) groups -> (n, T, 5) logit offsets."""
-        x = (ordinal * visible[..., None]).flatten(1)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, slots) inputs, 0 where hidden -> (n, T, 5) logit offsets."""
         return (x @ self.weight)[..., None] * self.tilt
 
 
@@ -378,13 +388,27 @@ class MTM(nn.Module):
     """Encoder over visible tokens, decoder over all tokens, per-modality reconstruction heads.
 
     `groups` is the (G, m) feature-index table of `group_index` over `n_features` columns;
-    `n_targets` counts the target tokens (main target first).
+    `n_targets` counts the target tokens (main target first); `u_columns` are the feature columns
+    whose |ordinal value| the skip also reads (each visible with its group).
     """
 
     def __init__(
-        self, config: MTMConfig, groups: np.ndarray, n_targets: int, n_features: int
+        self,
+        config: MTMConfig,
+        groups: np.ndarray,
+        n_targets: int,
+        n_features: int,
+        u_columns: list[int] | None = None,
     ) -> None:
         super().__init__()
+        u_columns = u_columns or []
+        slot_of = {int(c): slot for slot, c in enumerate(groups.flat) if c >= 0}
+        if not set(u_columns) <= set(slot_of):
+            raise ValueError("every U-shaped feature column must belong to a feature group")
+        u_slots = [slot_of[c] for c in u_columns]
+        self.register_buffer("u_slots", torch.tensor(u_slots, dtype=torch.long), False)
+        u_groups = [slot // groups.shape[1] for slot in u_slots]
+        self.register_buffer("u_groups", torch.tensor(u_groups, dtype=torch.long), False)
         self.config = config
         d = config.d_model
         self.n_groups, self.group_width = groups.shape
@@ -407,9 +431,8 @@ class MTM(nn.Module):
                 TARGETS: GroupedLinear(n_targets, d, BINS),
             }
         )
-        self.skip = (
-            OrdinalSkip(self.n_groups * self.group_width, n_targets) if config.linear_skip else None
-        )
+        slots = self.n_groups * self.group_width + len(u_columns)
+        self.skip = OrdinalSkip(slots, n_targets) if config.linear_skip else None
         depth = config.n_encoder_layers + config.n_decoder_layers
         for name, p in self.named_parameters():
             if name.startswith("skip."):
@@ -459,8 +482,7 @@ class MTM(nn.Module):
             losses.append(self._feature_loss(logits, states, hidden_features))
         outputs[TARGETS] = self.heads[TARGETS](targets_out)
         if self.skip is not None:
-            ordinal = tokenizer.ordinal_values(states)
-            outputs[TARGETS] = outputs[TARGETS] + self.skip(ordinal, mask[FEATURES])
+            outputs[TARGETS] = outputs[TARGETS] + self.skip(self._skip_inputs(states, mask))
         hidden_targets = torch.where(mask[TARGETS], float("nan"), targets)
         if not torch.isnan(hidden_targets).all():
             era_ids = batch.get(ERA_IDS, torch.zeros(n, dtype=torch.long, device=x.device))
@@ -468,6 +490,18 @@ class MTM(nn.Module):
             losses.append(self.config.target_weight * loss)
         loss = torch.stack(losses).sum() if losses else x.sum() * 0
         return outputs, loss
+
+    def _skip_inputs(self, states: torch.Tensor, mask: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(n, slots): the ordinal value of every group member, then |ordinal value| of each
+        U-shaped feature, 0 where its group is hidden."""
+        tokenizer = self.tokenizers[FEATURES]
+        visible = mask[FEATURES]
+        ordinal = (tokenizer.ordinal_values(states) * visible[..., None]).flatten(1)
+        if not len(self.u_slots):
+            return ordinal
+        u_states = states.flatten(1)[:, self.u_slots]
+        u = tokenizer.ordinal[u_states].abs() * visible[:, self.u_groups]
+        return torch.cat([ordinal, u], 1)
 
     def _sizes(self) -> list[tuple[str, int]]:
         return [(FEATURES, self.n_groups), (TARGETS, self.n_targets)]
@@ -509,7 +543,7 @@ class MTM(nn.Module):
 
         heads = self.n_targets * d * BINS
         if self.skip is not None:
-            heads += self.n_groups * self.group_width * self.n_targets
+            heads += self.skip.weight.shape[0] * self.n_targets
         if hidden_features:
             heads += self.n_groups * d * self.group_width * BINS
         return 2 * heads + c.n_encoder_layers * block(enc) + c.n_decoder_layers * block(length)

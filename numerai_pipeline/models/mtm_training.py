@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from numerai_pipeline.features.grouping import fit_feature_groups
+from numerai_pipeline.features.screening import u_shaped_features
 from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
 from numerai_pipeline.models.mtm import (
     ERA_IDS,
@@ -110,6 +111,8 @@ class MTMModel:
         self.feature_names: list[str] = []
         self.target_names: list[str] = []
         self.groups: dict[str, list[str]] = {}
+        self.u_features: list[str] = []
+        """Features whose |ordinal value| the linear skip also reads (screened on the inner eras)."""
         self.pretrained = False
         self.all_eras = False
         """Train on all of the data's eras, no holdout: the refit."""
@@ -119,11 +122,20 @@ class MTMModel:
         self.history: list[dict] = []
         self.resumed_from: tuple[str, int] | None = None
 
-    def _build(self, groups: dict[str, list[str]], feature_names: list[str], targets: list[str]):
+    def _build(
+        self,
+        groups: dict[str, list[str]],
+        feature_names: list[str],
+        targets: list[str],
+        u_features: list[str],
+    ) -> None:
         position = {name: i for i, name in enumerate(feature_names)}
         layout = group_index([[position[f] for f in members] for members in groups.values()])
         self.groups, self.feature_names, self.target_names = groups, feature_names, targets
-        self.net = MTM(self.config, layout, len(targets), len(feature_names)).to(self.device)
+        self.u_features = u_features
+        u_columns = [position[f] for f in u_features]
+        net = MTM(self.config, layout, len(targets), len(feature_names), u_columns)
+        self.net = net.to(self.device)
 
     def _split(self, data: TrainingData) -> tuple[TrainingData, TrainingData | None]:
         """(training rows, holdout rows or None) of `fit_eras` (the refit's once `all_eras`), with
@@ -139,7 +151,8 @@ class MTMModel:
         return train, data.select_eras(np.array(holdout_eras)) if holdout_eras else None
 
     def _setup(self, data: TrainingData) -> None:
-        """Seed, choose target tokens, fit feature groups on the inner eras, build the network."""
+        """Seed, choose target tokens, fit feature groups and screen U-shaped features on the
+        inner eras, build the network."""
         c = self.config
         seed_everything(c.seed)
         self.target_names = select_targets(data.target_names, data.targets, c.target_tokens)
@@ -147,7 +160,12 @@ class MTMModel:
         groups = fit_feature_groups(
             train.features, data.feature_names, c.n_groups, self.seed_groups, seed=c.seed
         )
-        self._build(groups, data.feature_names, self.target_names)
+        u_features = []
+        if c.linear_skip and c.u_shape_min_t is not None:
+            u_features = u_shaped_features(
+                train.features, train.main_target, train.eras, data.feature_names, c.u_shape_min_t
+            )
+        self._build(groups, data.feature_names, self.target_names, u_features)
         self.history, self.pretrained, self.selected = [], False, ""
 
     def fit(
@@ -182,7 +200,12 @@ class MTMModel:
         selection, epochs, earlier = self.selected, self.selected_epochs, self.history
         self.all_eras = True
         if pretrained is not None:
-            self._build(pretrained.groups, pretrained.feature_names, pretrained.target_names)
+            self._build(
+                pretrained.groups,
+                pretrained.feature_names,
+                pretrained.target_names,
+                pretrained.u_features,
+            )
             self.net.load_state_dict(pretrained.net.state_dict())
             self.history, self.pretrained = list(pretrained.history), True
         elif self.pretrain_enabled:
@@ -424,6 +447,7 @@ class MTMModel:
             pretrain=str(self.pretrain_enabled),
             device=str(self.device),
             n_groups=len(self.groups),
+            n_u_shaped_features=len(self.u_features),
             n_target_tokens=len(self.target_names),
             selected=self.selected,
         )
@@ -480,6 +504,7 @@ class MTMModel:
             "feature_names": self.feature_names,
             "target_names": self.target_names,
             "groups": self.groups,
+            "u_features": self.u_features,
             "selected": self.selected,
             "history": self.history,
             "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()},
@@ -488,7 +513,12 @@ class MTMModel:
     @classmethod
     def from_payload(cls, payload: dict, device: str | None = None) -> MTMModel:
         model = cls(MTMConfig.from_dict(payload["config"]), payload["pretrain"], device=device)
-        model._build(payload["groups"], payload["feature_names"], payload["target_names"])
+        model._build(
+            payload["groups"],
+            payload["feature_names"],
+            payload["target_names"],
+            payload.get("u_features", []),
+        )
         model.net.load_state_dict(payload["state_dict"])
         model.pretrained = payload["pretrained"]
         model.all_eras = payload.get("all_eras", False)

@@ -106,3 +106,4 @@ def test_rematerializing_the_encoder_resumes_from_its_checkpoint(finished_run):
     )
     event = result.get_asset_materialization_events()[0].materialization
     assert event.metadata["resumed_from"].value not in ("", "None")
+    assert event.metadata["u_shaped_features"].value  # the screened names, or "none"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from numerai_pipeline.models.base import TrainingData
@@ -27,12 +28,14 @@ from numerai_pipeline.models.neural import pearson_loss
 def tiny_data(
     n_eras: int = 24, rows: int = 64, n_features: int = 24, n_targets: int = 3, seed: int = 0
 ) -> TrainingData:
-    """Numerai-shaped rows with a planted signal: int8 bins (some -1), binned targets, NaN aux."""
+    """Numerai-shaped rows with a planted signal (linear in features 0..3, U-shaped in feature
+    4): int8 bins (some -1), binned targets, NaN aux."""
     rng = np.random.default_rng(seed)
     n = n_eras * rows
     features = rng.integers(0, 5, (n, n_features)).astype(np.int8)
     features[rng.random((n, n_features)) < 0.02] = -1
-    signal = features[:, :4].clip(0).sum(1) + rng.normal(0, 2, n)
+    u_shape = 2 * np.abs(features[:, 4].astype(float) - 2) * (features[:, 4] >= 0)
+    signal = features[:, :4].clip(0).sum(1) + u_shape + rng.normal(0, 2, n)
     targets = np.stack(
         [
             np.digitize(signal + rng.normal(0, j, n), np.quantile(signal, [0.2, 0.4, 0.6, 0.8])) / 4
@@ -261,3 +264,28 @@ def test_bin_embeddings_follow_the_ordinal_line_unless_free() -> None:
         steps = token[1:].diff(dim=0)  # bins 0..4
         assert torch.allclose(steps, steps[:1].expand_as(steps), atol=1e-6) != free
         assert not torch.allclose(token[0], token[3])  # missing != middle bin
+
+
+def test_skip_reads_the_u_shaped_features_symmetrically_and_only_when_visible() -> None:
+    """A U-shaped column's skip input is |ordinal value|: bins 0 and 4 (1 and 3) move the main
+    head alike; it is hidden with its group, like the ordinal inputs."""
+    groups = group_index([list(range(g, 24, 6)) for g in range(6)])
+    net = MTM(MTMConfig.tiny(), groups, 3, 24, u_columns=[6]).eval()  # group 0, slot 1
+    with torch.no_grad():
+        for p in net.heads[TARGETS].parameters():
+            p.zero_()
+        net.skip.weight[-1, 0] = 0.5  # the U-shaped input only
+    features = torch.full((5, 24), 2, dtype=torch.int8)
+    features[:, 6] = torch.arange(5)
+    shown = torch.ones(5, 6, dtype=torch.bool)
+    hidden = shown.clone()
+    hidden[:, 0] = False
+    with torch.no_grad():
+        value = expected_value(
+            net({FEATURES: features}, {FEATURES: shown, TARGETS: ~shown[:, :3]})[0][TARGETS][:, 0]
+        )
+        masked = net({FEATURES: features}, {FEATURES: hidden, TARGETS: ~shown[:, :3]})[0][TARGETS]
+    assert torch.allclose(value, value.flip(0)) and value[0] > value[1] > value[2]
+    assert torch.allclose(expected_value(masked[:, 0]), value[2].expand(5))
+    with pytest.raises(ValueError, match="feature group"):
+        MTM(MTMConfig.tiny(), group_index([[0, 1], [2, 3]]), 3, 24, u_columns=[5])

@@ -182,15 +182,47 @@ def test_target_tokens_drop_copies_of_the_main_target() -> None:
 
 
 def test_model_saved_before_the_ordinal_tokenizer_and_skip_still_loads() -> None:
-    """A payload whose config predates `free_bin_embeddings` and `linear_skip` was a network
-    with free bin vectors and no skip: it loads as that network and predicts the same."""
+    """A payload whose config predates `free_bin_embeddings`, `linear_skip` and
+    `u_shape_min_t` was a network with free bin vectors and no skip: it loads as that network
+    and predicts the same."""
     data = tiny_data()
-    old_config = replace(MTMConfig.tiny(), free_bin_embeddings=True, linear_skip=False)
+    old_config = replace(
+        MTMConfig.tiny(), free_bin_embeddings=True, linear_skip=False, u_shape_min_t=None
+    )
     old = MTMModel(old_config)
     old.fit(data)
     payload = old.to_payload()
-    for field_name in ("free_bin_embeddings", "linear_skip"):
+    for field_name in ("free_bin_embeddings", "linear_skip", "u_shape_min_t"):
         del payload["config"][field_name]
+    del payload["u_features"]
     restored = MTMModel.from_payload(payload)
-    assert restored.net.skip is None
+    assert restored.net.skip is None and restored.u_features == []
+    assert restored.config == old_config
     np.testing.assert_array_equal(restored.predict(data.features), old.predict(data.features))
+
+
+def test_u_shaped_features_are_screened_on_the_fitted_eras_only() -> None:
+    """Feature 4's U-shape is found when it holds on the inner eras, not when only the holdout
+    has it (that would leak the selection's own scoring eras into its inputs); the refit,
+    which trains on every era, screens them all. `u_shape_min_t=None` screens nothing."""
+    data = tiny_data(n_eras=40)
+    config = replace(MTMConfig.tiny(), holdout_fraction=0.4)
+    model = MTMModel(config)
+    model._setup(data)
+    assert "feature_4" in model.u_features
+    assert model.net.skip.weight.shape[0] == len(model.groups) * model.net.group_width + len(
+        model.u_features
+    )
+    inner, _ = split_holdout(data.eras, config.holdout_fraction, config.embargo)
+    rows = np.isin(data.eras, inner)
+    features = data.features.copy()
+    features[rows, 4] = np.random.default_rng(1).integers(0, 5, rows.sum())
+    only_later = replace(data, features=features)
+    model._setup(only_later)
+    assert "feature_4" not in model.u_features
+    model.all_eras = True
+    model._setup(only_later)
+    assert "feature_4" in model.u_features
+    unscreened = MTMModel(replace(config, u_shape_min_t=None))
+    unscreened._setup(data)
+    assert unscreened.u_features == []

@@ -69,6 +69,7 @@ def test_saved_payload_round_trip(tmp_path: Path) -> None:
     model.fit(data)
     again = load_neural_model(save_neural_model(model, tmp_path / "m.pt"))
     assert again.groups == model.groups and again.config == model.config
+    assert again.u_features == model.u_features != []
     np.testing.assert_array_equal(again.predict(data.features), model.predict(data.features))
 
 
