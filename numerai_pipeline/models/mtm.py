@@ -123,8 +123,10 @@ class MTMConfig:
 
     @classmethod
     def cpu_demo(cls) -> MTMConfig:
-        """Sized for 2 CPU cores and the demo data (~65 s per fit, selection + refit, on ~150
-        training eras)."""
+        """Sized for 2 CPU cores and the demo data (~75 s per fit, selection + refit, on ~150
+        training eras). One pretraining epoch and two finetuning epochs: with the U-shaped skip
+        inputs the head needs the second supervised epoch (4 folds, seeds 0 / 1: r(oracle) 0.594
+        / 0.577 against 0.582 / 0.576 with two pretraining epochs and one finetuning epoch)."""
         return cls(
             d_model=16,
             n_heads=2,
@@ -132,8 +134,8 @@ class MTMConfig:
             n_decoder_layers=1,
             dropout=0.0,
             predict_probability=1.0,
-            pretrain_epochs=2,
-            finetune_epochs=1,
+            pretrain_epochs=1,
+            finetune_epochs=2,
             scratch_epochs=3,
             batch_rows=1024,
             eras_per_batch=1,
