@@ -89,9 +89,10 @@ def make_model(name: str, config: MTMConfig) -> Model:
     return MTMModel(config, pretrain=name == "mtm")
 
 
-def config_tag(model: Model) -> str:
-    """A short hash of a model's config: the cache key of its predictions."""
-    values = json.dumps(asdict(model.config), sort_keys=True, default=str)
+def config_tag(model: Model, folder: Path) -> str:
+    """A short hash of a model's config and the dataset folder: the cache key of its predictions
+    (synthetic presets of the same size share row counts, so the folder must be in the key)."""
+    values = json.dumps([asdict(model.config), str(folder.resolve())], sort_keys=True, default=str)
     return hashlib.blake2b(values.encode(), digest_size=6).hexdigest()
 
 
@@ -151,7 +152,7 @@ def main() -> None:
         print(fold.describe(), flush=True)
         for name in names:
             model = make_model(name, config)
-            key = f"{name}-{config_tag(model)}-{fold.name}.npz"
+            key = f"{name}-{config_tag(model, folder)}-{fold.name}.npz"
             cached = args.cache / key if args.cache else None
             if cached and cached.exists():
                 saved = np.load(cached)
