@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 ID_COL = "id"
 ERA_COL = "era"
 DATA_TYPE_COL = "data_type"
@@ -17,6 +19,14 @@ TARGET_DTYPE = "float32"
 FEATURE_VALUES = (0, 1, 2, 3, 4)
 MISSING_FEATURE = -1
 """int8 sentinel for a feature value that is NaN in the source file (Numerai itself stores 2)."""
+
+
+def ordinal_values(features: np.ndarray) -> np.ndarray:
+    """int8 bins 0..4 as float32 values (bin - 2) / 2 in [-1, 1]; missing = 0, the middle bin."""
+    values = (features.astype(np.float32) - 2) * 0.5
+    values[features == MISSING_FEATURE] = 0
+    return values
+
 
 SUPPORTED_VERSIONS = ("v4.3", "v5.0", "v5.1", "v5.2")
 DATA_TYPES = ("train", "validation", "live")

@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 
+from numerai_pipeline.data.schema import ordinal_values
+
 
 def u_shape_tstats(features: np.ndarray, target: np.ndarray, eras: np.ndarray) -> np.ndarray:
     """Per feature, mean / standard error over eras of the per-era Pearson correlation of
@@ -23,9 +25,7 @@ def u_shape_tstats(features: np.ndarray, target: np.ndarray, eras: np.ndarray) -
         rows = rows[~np.isnan(target[rows])]
         if len(rows) < 3:
             continue
-        bins = features[rows]
-        x = np.abs(bins.astype(np.float32) - 2)
-        x[bins < 0] = 0
+        x = np.abs(ordinal_values(features[rows]))
         x -= x.mean(axis=0)
         y = target[rows].astype(np.float64)
         y -= y.mean()

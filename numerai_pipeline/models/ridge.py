@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from numerai_pipeline.data.schema import MISSING_FEATURE
+from numerai_pipeline.data.schema import ordinal_values
 from numerai_pipeline.evaluation.cv import split_holdout
 from numerai_pipeline.evaluation.metrics import per_era_corr
 from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
@@ -26,13 +26,6 @@ class RidgeConfig:
     embargo: int = 8
     chunk_rows: int = 16384
     """Rows converted to float32 at a time (16k x 2,400 features = 157 MB)."""
-
-
-def ordinal_values(features: np.ndarray) -> np.ndarray:
-    """int8 bins 0..4 as float32 values (bin - 2) / 2 in [-1, 1]; missing = 0, the middle bin."""
-    values = (features.astype(np.float32) - 2) * 0.5
-    values[features == MISSING_FEATURE] = 0
-    return values
 
 
 class RidgeModel:

@@ -5,14 +5,8 @@ from numerai_pipeline.evaluation.cv import era_cv_splits, split_holdout
 from numerai_pipeline.evaluation.metrics import per_era_corr, standard_error
 from numerai_pipeline.evaluation.oof import fold_predictions
 from numerai_pipeline.models.base import TrainingData
-from numerai_pipeline.models.ridge import RidgeConfig, RidgeModel, ordinal_values
+from numerai_pipeline.models.ridge import RidgeConfig, RidgeModel
 from numerai_pipeline_tests.models.test_xgb import planted
-
-
-def test_ordinal_values_centre_the_bins_and_read_missing_as_the_middle():
-    bins = np.array([[-1, 0, 1, 2, 3, 4]], dtype=np.int8)
-    assert ordinal_values(bins).tolist() == [[0.0, -1.0, -0.5, 0.0, 0.5, 1.0]]
-    assert ordinal_values(bins).dtype == np.float32
 
 
 def test_ridge_learns_the_linear_part_out_of_fold_and_reports_its_penalty():
