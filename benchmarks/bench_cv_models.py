@@ -38,6 +38,7 @@ from numerai_pipeline.data.synthetic import (
 )
 from numerai_pipeline.evaluation.cv import era_cv_splits
 from numerai_pipeline.evaluation.metrics import per_era_corr, standard_error
+from numerai_pipeline.evaluation.report import TARGET_SPAN
 from numerai_pipeline.models.base import TrainingData
 from numerai_pipeline.models.mlp import MLPConfig, MLPModel
 from numerai_pipeline.models.mtm import MTMConfig
@@ -185,11 +186,11 @@ def main() -> None:
     )
     for name in names:
         s = scores[name]
-        line = f"{name:16s} {s.mean():8.4f} ± {standard_error(s):.4f}"
+        line = f"{name:16s} {s.mean():8.4f} ± {standard_error(s, TARGET_SPAN):.4f}"
         if base is not None and name != "xgboost":
             diff = s - scores["xgboost"]
             r = prediction_corr(np.concatenate(preds[name]), base, eras)
-            line += f" {diff.mean():+9.4f} ± {standard_error(diff):.4f} {r:7.3f}"
+            line += f" {diff.mean():+9.4f} ± {standard_error(diff, TARGET_SPAN):.4f} {r:7.3f}"
         else:
             line += " " * 26
         line += f" {np.mean(fit_s[name]):6.1f}"
@@ -199,11 +200,11 @@ def main() -> None:
     if {"mtm", "mtm_no_pretrain"} <= set(names):
         diff = scores["mtm"] - scores["mtm_no_pretrain"]
         print(
-            f"{'mtm - no_pretrain':16s} {diff.mean():+8.4f} ± {standard_error(diff):.4f} (paired)"
+            f"{'mtm - no_pretrain':16s} {diff.mean():+8.4f} ± {standard_error(diff, TARGET_SPAN):.4f} (paired)"
         )
     if oracle is not None:
         s = per_era_corr(oracle, target, eras)
-        print(f"{'oracle':16s} {s.mean():8.4f} ± {standard_error(s):.4f}")
+        print(f"{'oracle':16s} {s.mean():8.4f} ± {standard_error(s, TARGET_SPAN):.4f}")
         if args.data is None and resolve_preset(args.synthetic).signal_on == "features":
             tested = {n: np.concatenate(preds[n]) for n in names}
             print_learned_terms(tested, oracle, data.select_eras(np.unique(eras)), args.synthetic)

@@ -51,6 +51,14 @@ def sorted_eras(eras: Sequence[str]) -> list[str]:
     return sorted({str(e) for e in eras}, key=era_sort_key)
 
 
+def era_numbers(ordered: Sequence[str]) -> np.ndarray:
+    """Era numbers of chronologically ordered eras ("0007" -> 7), or their positions when some
+    label is not numeric: distances between eras in weeks."""
+    if all(str(e).isdigit() for e in ordered):
+        return np.array([int(e) for e in ordered], dtype=np.int64)
+    return np.arange(len(ordered), dtype=np.int64)
+
+
 def _era_counts(path: Path, default_type: str) -> pd.DataFrame:
     """Rows and labeled rows per (era, data_type), reading only era/data_type/target."""
     schema_names = set(pq.read_schema(path).names)

@@ -7,16 +7,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerai_pipeline.data.eras import sorted_eras
+from numerai_pipeline.data.eras import era_numbers, sorted_eras
 from numerai_pipeline.data.schema import DatasetError
 
 EMBARGO_20D = 8
 EMBARGO_60D = 16
+TARGET_ERAS_20D = 4
+"""Weekly eras a 20-day target spans: scores of eras fewer than 4 apart share target days."""
+TARGET_ERAS_60D = 12
 
 
 def embargo_for_target(target_name: str) -> int:
     """Eras to leave out between training and scoring: 16 for 60-day targets, else 8 (20-day)."""
     return EMBARGO_60D if target_name.endswith("_60") else EMBARGO_20D
+
+
+def target_span_eras(target_name: str) -> int:
+    """Weekly eras one target value spans: 12 for 60-day targets, else 4 (20-day)."""
+    return TARGET_ERAS_60D if target_name.endswith("_60") else TARGET_ERAS_20D
 
 
 def split_holdout(
@@ -27,11 +35,7 @@ def split_holdout(
     `min_eras` on both sides the holdout is empty."""
     ordered = sorted_eras(eras)
     n_hold = max(min_eras, round(len(ordered) * fraction))
-    numbers = (
-        np.array([int(e) for e in ordered])
-        if all(e.isdigit() for e in ordered)
-        else np.arange(len(ordered))
-    )
+    numbers = era_numbers(ordered)
     if fraction <= 0 or n_hold >= len(ordered):
         return ordered, []
     first = numbers[len(ordered) - n_hold]
@@ -74,11 +78,7 @@ def era_cv_splits(
     (counted in era numbers, so subsampled eras keep the real gap) before its test block, so
     no fit sees an era whose targets overlap the eras it is scored on."""
     ordered = sorted_eras(eras)
-    numbers = (
-        np.array([int(e) for e in ordered])
-        if all(e.isdigit() for e in ordered)
-        else np.arange(len(ordered))
-    )
+    numbers = era_numbers(ordered)
     n = len(ordered)
     first_test = int(n * min_train_fraction)
     while first_test < n and np.sum(numbers < numbers[first_test] - embargo) < min_train_eras:

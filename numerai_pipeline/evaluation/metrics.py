@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from numerai_tools.scoring import correlation_contribution, numerai_corr
 
+from numerai_pipeline.data.eras import era_numbers, sorted_eras
+
 
 def _per_era_table(
     predictions: pd.DataFrame,
@@ -107,7 +109,34 @@ def max_drawdown(scores: pd.Series) -> float:
     return float(np.max(peak - cumulative)) if len(cumulative) else 0.0
 
 
-def standard_error(scores: pd.Series) -> float:
-    """Standard error of the mean of per-era scores."""
-    n = len(scores)
-    return float(np.std(scores, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+def overlapping_standard_errors(
+    scores: np.ndarray, numbers: np.ndarray, target_span: int = 1
+) -> np.ndarray:
+    """Standard error of the mean over eras of each column of `scores` (eras x columns, NaN =
+    no score; eras at ascending era `numbers`). Scores of eras fewer than `target_span` apart
+    share target days (a 20-day target spans 4 weekly eras), so their covariances join the
+    variance (Hansen-Hodrick); never below the independent-eras value, to which `target_span`
+    1 reduces. NaN for columns with fewer than 2 scores."""
+    scores = np.asarray(scores, dtype="float64").reshape(len(numbers), -1)
+    present = ~np.isnan(scores)
+    n = present.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, np.where(present, scores, 0.0).sum(axis=0) / n, 0.0)
+        centred = np.where(present, scores - mean, 0.0)
+        squares = (centred * centred).sum(axis=0)
+        cross = np.zeros(scores.shape[1])
+        for lag in range(1, min(target_span, len(numbers))):
+            near = (numbers[lag:] - numbers[:-lag]) < target_span
+            cross += (centred[lag:][near] * centred[:-lag][near]).sum(axis=0)
+        pairs = n * (n - 1.0)
+        variance = np.maximum(squares, squares + 2 * cross) / pairs
+        return np.where(n > 1, np.sqrt(variance), np.nan)
+
+
+def standard_error(scores: pd.Series, target_span: int = 1) -> float:
+    """Standard error of the mean of per-era scores (indexed by era), counting the covariance
+    of eras fewer than `target_span` apart (`overlapping_standard_errors`)."""
+    by_era = pd.Series(scores.to_numpy(), index=scores.index.astype(str))
+    ordered = sorted_eras(by_era.index)
+    values = by_era.reindex(ordered).to_numpy()
+    return float(overlapping_standard_errors(values, era_numbers(ordered), target_span)[0])

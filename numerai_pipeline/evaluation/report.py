@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from numerai_pipeline.data.schema import ERA_COL, TARGET_COL
+from numerai_pipeline.evaluation.cv import target_span_eras
 from numerai_pipeline.evaluation.metrics import (
     max_drawdown,
     per_era_corr_table,
@@ -21,6 +22,8 @@ from numerai_pipeline.evaluation.metrics import (
 from numerai_pipeline.storage.atomic import atomic_path
 
 REFERENCE_MODEL = "xgboost"
+TARGET_SPAN = target_span_eras(TARGET_COL)
+"""Standard errors count the covariance of eras whose main-target windows overlap."""
 
 
 def _clean(value: float) -> float | None:
@@ -64,7 +67,7 @@ def score_model(oof: pd.DataFrame, features: np.ndarray, corr: pd.Series, mmc: p
     return {
         "corr_mean": _clean(corr.mean()),
         "corr_std": _clean(float(np.std(corr))),
-        "corr_se": _clean(standard_error(corr)),
+        "corr_se": _clean(standard_error(corr, TARGET_SPAN)),
         "corr_sharpe": _clean(sharpe(corr)),
         "max_drawdown": _clean(max_drawdown(corr)),
         "mmc_mean": _clean(mmc.mean()) if len(mmc) else None,
@@ -92,7 +95,9 @@ def compare_to_reference(oof: pd.DataFrame, reference: pd.DataFrame, report: dic
     return {
         "prediction_corr_with_reference": _clean(pred_corr.mean()),
         "corr_diff_vs_reference_mean": _clean(diff.mean()) if len(diff) else None,
-        "corr_diff_vs_reference_se": _clean(standard_error(diff)) if len(diff) > 1 else None,
+        "corr_diff_vs_reference_se": _clean(standard_error(diff, TARGET_SPAN))
+        if len(diff) > 1
+        else None,
     }
 
 
@@ -119,7 +124,12 @@ def build_cv_report(
             same_targets = oof[TARGET_COL].equals(ref[TARGET_COL].reindex(oof.index))
             if name != reference and same_targets:  # a paired difference needs the same targets
                 models[name]["vs_" + reference] = compare_to_reference(oof, ref, models[name])
-    return {"reference_model": reference, "models": models, "notes": notes or {}}
+    return {
+        "reference_model": reference,
+        "standard_error_target_span_eras": TARGET_SPAN,
+        "models": models,
+        "notes": notes or {},
+    }
 
 
 def report_table(report: dict) -> str:

@@ -7,6 +7,7 @@ import pytest
 from numerai_pipeline.data.eras import (
     build_era_index,
     era_labels,
+    era_numbers,
     labeled_eras,
     sorted_eras,
     subsample_eras,
@@ -46,6 +47,11 @@ def test_subsampling_keeps_the_latest_era():
     assert subsample_eras(eras, 1) == eras
     with pytest.raises(ValueError):
         subsample_eras(eras, 0)
+
+
+def test_era_numbers_count_weeks_or_positions():
+    assert era_numbers(["0002", "0006", "0010"]).tolist() == [2, 6, 10]
+    assert era_numbers(["0002", "X"]).tolist() == [0, 1]
 
 
 def test_era_labels_sort_numerically_and_are_padded():

@@ -4,6 +4,7 @@ import pytest
 
 from numerai_pipeline.evaluation.metrics import (
     max_drawdown,
+    overlapping_standard_errors,
     per_era_corr,
     per_era_corr_table,
     per_era_max_feature_exposure,
@@ -59,6 +60,39 @@ def test_summaries():
     assert max_drawdown(scores) == pytest.approx(0.04)  # cumulative peaks at 0.04, falls to 0.00
     assert max_drawdown(pd.Series([0.01, 0.02])) == 0.0
     assert standard_error(scores) == pytest.approx(scores.std(ddof=1) / np.sqrt(5))
+
+
+def overlapping_scores(n_eras: int, replicates: int, seed: int = 0) -> np.ndarray:
+    """(eras, replicates) per-era scores that each sum 4 weekly shocks, as overlapping 20-day
+    targets make them."""
+    shocks = np.random.default_rng(seed).standard_normal((n_eras + 3, replicates))
+    return sum(shocks[k : k + n_eras] for k in range(4))
+
+
+def test_overlapping_standard_error_matches_the_spread_of_the_mean():
+    scores = overlapping_scores(200, 2000)
+    numbers = np.arange(1, 201)
+    spread = scores.mean(axis=0).std()
+    spanned = overlapping_standard_errors(scores, numbers, target_span=4)
+    naive = overlapping_standard_errors(scores, numbers, target_span=1)
+    assert np.mean(spanned) == pytest.approx(spread, rel=0.1)
+    assert np.mean(naive) < 0.6 * spread  # eras taken as independent: ~half the true error
+    np.testing.assert_allclose(naive, scores.std(axis=0, ddof=1) / np.sqrt(200))
+    every_4th = overlapping_standard_errors(scores[::4], numbers[::4], target_span=4)
+    np.testing.assert_allclose(every_4th, scores[::4].std(axis=0, ddof=1) / np.sqrt(50))
+
+
+def test_overlapping_standard_error_never_falls_below_independent_eras_and_skips_nan():
+    alternating = pd.Series([1.0, -1.0] * 10, index=[f"{e:04d}" for e in range(1, 21)])
+    assert standard_error(alternating, target_span=4) == pytest.approx(standard_error(alternating))
+    scores = overlapping_scores(60, 1)[:, 0]
+    holes = scores.copy()
+    holes[::5] = np.nan
+    by_era = pd.Series(holes, index=[f"{e:04d}" for e in range(1, 61)]).dropna()
+    assert standard_error(by_era.sample(frac=1, random_state=0), 4) == pytest.approx(
+        float(overlapping_standard_errors(holes, np.arange(1, 61), 4)[0])
+    )
+    assert np.isnan(overlapping_standard_errors(np.array([[0.1, np.nan]]), np.array([1]), 4)).all()
 
 
 def test_tables_score_every_column_as_it_scores_alone():

@@ -4,8 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from numerai_pipeline.evaluation.metrics import per_era_corr, per_era_mmc
-from numerai_pipeline.evaluation.report import build_cv_report, plot_cumulative_corr, report_table
+from numerai_pipeline.evaluation.metrics import per_era_corr, per_era_mmc, standard_error
+from numerai_pipeline.evaluation.report import (
+    build_cv_report,
+    plot_cumulative_corr,
+    report_table,
+    score_model,
+)
+from numerai_pipeline_tests.evaluation.test_metrics import overlapping_scores
 
 
 def oof_frames(seed=0, n_eras=12, rows=300):
@@ -30,6 +36,7 @@ def test_report_scores_models_and_compares_them_with_the_reference(tmp_path):
     json.dumps(report)  # JSON-safe
     models = report["models"]
     assert set(models) == {"xgboost", "mtm", "noise"}
+    assert report["standard_error_target_span_eras"] == 4
     assert models["xgboost"]["corr_mean"] > 0.2
     assert abs(models["noise"]["corr_mean"]) < 3 * models["noise"]["corr_se"]
     assert models["xgboost"]["mmc_mean"] > 0
@@ -72,3 +79,12 @@ def test_models_scored_together_get_the_scores_they_get_alone():
     assert report["models"]["reordered"]["corr_mean"] == pytest.approx(
         report["models"]["noise"]["corr_mean"]
     )
+
+
+def test_standard_errors_count_eras_that_share_target_windows():
+    frames, features, ids, _ = oof_frames()
+    oof = frames["mtm"]
+    corr = pd.Series(overlapping_scores(60, 1)[:, 0], index=[f"{e:04d}" for e in range(1, 61)])
+    scored = score_model(oof, features[ids.get_indexer(oof.index)], corr, pd.Series(dtype=float))
+    assert scored["corr_se"] == pytest.approx(standard_error(corr, target_span=4))
+    assert scored["corr_se"] > 1.3 * standard_error(corr)
