@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from numerai_pipeline.evaluation.cv import target_span_eras
 from numerai_pipeline.features.grouping import fit_feature_groups
 from numerai_pipeline.features.screening import u_shaped_features
 from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
@@ -163,7 +164,12 @@ class MTMModel:
         u_features = []
         if c.linear_skip and c.u_shape_min_t is not None:
             u_features = u_shaped_features(
-                train.features, train.main_target, train.eras, data.feature_names, c.u_shape_min_t
+                train.features,
+                train.main_target,
+                train.eras,
+                data.feature_names,
+                c.u_shape_min_t,
+                target_span_eras(self.target_names[0]),
             )
         self._build(groups, data.feature_names, self.target_names, u_features)
         self.history, self.pretrained, self.selected = [], False, ""

@@ -63,3 +63,37 @@ def test_missing_reads_as_the_middle_bin() -> None:
     np.testing.assert_allclose(
         u_shape_tstats(holes, target, eras), u_shape_tstats(middle, target, eras), rtol=1e-6
     )
+
+
+def persistent_stocks(n_eras: int = 160, stocks: int = 200, n_features: int = 100, seed: int = 0):
+    """No feature relates to the target, but every stock keeps its features from era to era and
+    the target sums 4 weekly shocks (overlapping 20-day windows), as on real data."""
+    rng = np.random.default_rng(seed)
+    features = np.tile(rng.integers(0, 5, (stocks, n_features)).astype(np.int8), (n_eras, 1))
+    shocks = rng.standard_normal((n_eras + 3, stocks))
+    target = np.stack([shocks[e : e + 4].sum(axis=0) for e in range(n_eras)]).reshape(-1)
+    eras = np.repeat([f"{e:04d}" for e in range(1, n_eras + 1)], stocks)
+    return features, target.astype(np.float32), eras
+
+
+def test_overlapping_targets_do_not_inflate_the_statistic() -> None:
+    features, target, eras = persistent_stocks()
+    naive = np.abs(u_shape_tstats(features, target, eras, target_span=1))
+    spanned = np.abs(u_shape_tstats(features, target, eras, target_span=4))
+    assert (naive >= 2).mean() > 0.2  # ~5% expected of independent eras
+    assert (spanned >= 2).mean() < 0.12
+    every_4th = eras.astype(int) % 4 == 0  # eras 4 apart share no target days
+    np.testing.assert_allclose(
+        u_shape_tstats(features[every_4th], target[every_4th], eras[every_4th], target_span=4),
+        u_shape_tstats(features[every_4th], target[every_4th], eras[every_4th], target_span=1),
+    )
+
+
+def test_the_bar_rises_with_the_number_of_features() -> None:
+    features, target, eras, names = planted(n_eras=10, rows=200, seed=3)
+    t = u_shape_tstats(features, target, eras)
+    assert 3.0 <= t[0] < 3.5, t[0]  # passes 3, not the bar for 2,400 features (~3.53)
+    assert "f0" in u_shaped_features(features, target, eras, names, min_t=3.0)
+    wide = np.concatenate([features, np.full((len(eras), 2390), 2, np.int8)], axis=1)
+    wide_names = names + [f"constant_{j}" for j in range(2390)]
+    assert "f0" not in u_shaped_features(wide, target, eras, wide_names, min_t=3.0)

@@ -10,9 +10,12 @@ import pytest
 import torch
 
 from numerai_pipeline.evaluation.cv import split_holdout
+from numerai_pipeline.features.screening import u_shaped_features
+from numerai_pipeline.models.base import TrainingData
 from numerai_pipeline.models.mtm import MTMConfig
 from numerai_pipeline.models.mtm_training import MTMModel, select_targets
 from numerai_pipeline.models.neural import fit_eras
+from numerai_pipeline_tests.features.test_screening import persistent_stocks
 from numerai_pipeline_tests.models.test_mtm import tiny_data
 
 
@@ -204,9 +207,11 @@ def test_model_saved_before_the_ordinal_tokenizer_and_skip_still_loads() -> None
 def test_u_shaped_features_are_screened_on_the_fitted_eras_only() -> None:
     """Feature 4's U-shape is found when it holds on the inner eras, not when only the holdout
     has it (that would leak the selection's own scoring eras into its inputs); the refit,
-    which trains on every era, screens them all. `u_shape_min_t=None` screens nothing."""
+    which trains on every era, screens them all (at a bar of 2.5: a U-shape that appears half-way
+    through reads as persistent to a statistic that allows for overlapping targets, t 2.98).
+    `u_shape_min_t=None` screens nothing."""
     data = tiny_data(n_eras=40)
-    config = replace(MTMConfig.tiny(), holdout_fraction=0.4)
+    config = replace(MTMConfig.tiny(), holdout_fraction=0.4, u_shape_min_t=2.5)
     model = MTMModel(config)
     model._setup(data)
     assert "feature_4" in model.u_features
@@ -226,3 +231,17 @@ def test_u_shaped_features_are_screened_on_the_fitted_eras_only() -> None:
     unscreened = MTMModel(replace(config, u_shape_min_t=None))
     unscreened._setup(data)
     assert unscreened.u_features == []
+
+
+def test_the_screen_counts_overlapping_target_windows() -> None:
+    """Stocks that keep their features under overlapping 20-day targets make noise features look
+    U-shaped to a statistic that takes eras as independent; the model's screen does not."""
+    features, target, eras = persistent_stocks(n_eras=60, stocks=100, n_features=24)
+    data = TrainingData(features, target[:, None], eras, [f"f{j}" for j in range(24)], ["target"])
+    model = MTMModel(MTMConfig.tiny())
+    model.all_eras = True
+    model._setup(data)
+    naive = u_shaped_features(features, target, eras, data.feature_names, 3.0, target_span=1)
+    spanned = u_shaped_features(features, target, eras, data.feature_names, 3.0, target_span=4)
+    assert len(naive) > len(spanned)
+    assert model.u_features == spanned
