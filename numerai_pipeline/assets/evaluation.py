@@ -22,6 +22,8 @@ from numerai_pipeline.storage.atomic import atomic_write_text
 
 CONTROL = "xgboost_shuffled_control"
 ORACLE = "oracle"
+MTM_COMPARISONS = (("mtm", "mtm_no_pretrain"), ("mtm", "mlp"))
+"""Paired per-era differences the report adds: what pretraining buys, and the cheap baseline."""
 
 
 class CVConfig(Config):
@@ -104,6 +106,7 @@ def cv_report(
             "mtm_no_pretrain": "the MTM network trained from scratch (ablation)",
             "mlp": "MLP on ordinal features + missing flags, same era-batched loss",
         },
+        comparisons=MTM_COMPARISONS,
     )
     json_path = atomic_write_text(
         home.paths.reports / "cv_report.json", json.dumps(report, indent=2)

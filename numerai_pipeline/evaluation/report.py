@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +107,10 @@ def build_cv_report(
     meta_model: pd.Series | None = None,
     reference: str = REFERENCE_MODEL,
     notes: dict[str, str] | None = None,
+    comparisons: Sequence[tuple[str, str]] = (),
 ) -> dict:
-    """Score every model's out-of-fold predictions and compare each with `reference`.
+    """Score every model's out-of-fold predictions, compare each with `reference` and each
+    (model, baseline) pair of `comparisons` (e.g. an ablation) the same way.
 
     `features_for(index)` returns the int8 feature array of the given ids, in that order.
     """
@@ -117,17 +119,22 @@ def build_cv_report(
         name: score_model(oof, features_for(oof.index), *scores[name])
         for name, oof in oof_by_model.items()
     }
-    if reference in oof_by_model:
-        ref = oof_by_model[reference].copy()
-        ref.attrs["per_era"] = models[reference]["per_era"]
-        for name, oof in oof_by_model.items():
-            same_targets = oof[TARGET_COL].equals(ref[TARGET_COL].reindex(oof.index))
-            if name != reference and same_targets:  # a paired difference needs the same targets
-                models[name]["vs_" + reference] = compare_to_reference(oof, ref, models[name])
+    pairs = [(name, reference) for name in oof_by_model if name != reference]
+    compared = []
+    for name, baseline in [*pairs, *comparisons]:
+        if name == baseline or name not in models or baseline not in models:
+            continue
+        oof, base = oof_by_model[name], oof_by_model[baseline].copy()
+        base.attrs["per_era"] = models[baseline]["per_era"]
+        if oof[TARGET_COL].equals(base[TARGET_COL].reindex(oof.index)):  # paired: same targets
+            models[name]["vs_" + baseline] = compare_to_reference(oof, base, models[name])
+            if (name, baseline) in comparisons:
+                compared.append([name, baseline])
     return {
         "reference_model": reference,
         "standard_error_target_span_eras": TARGET_SPAN,
         "models": models,
+        "comparisons": compared,
         "notes": notes or {},
     }
 
@@ -154,7 +161,21 @@ def report_table(report: dict) -> str:
             f"| {fmt(vs.get('corr_diff_vs_reference_mean'))} "
             f"± {fmt(vs.get('corr_diff_vs_reference_se'))} |"
         )
-    return "\n".join([header, *rows])
+    lines = [header, *rows]
+    if report.get("comparisons"):
+        lines += [
+            "",
+            "| paired comparison | CORR difference ± SE | prediction corr |",
+            "|---|---|---|",
+        ]
+        for name, baseline in report["comparisons"]:
+            vs = report["models"][name]["vs_" + baseline]
+            lines.append(
+                f"| {name} - {baseline} | {fmt(vs['corr_diff_vs_reference_mean'])} "
+                f"± {fmt(vs['corr_diff_vs_reference_se'])} "
+                f"| {fmt(vs['prediction_corr_with_reference'], 3)} |"
+            )
+    return "\n".join(lines)
 
 
 def plot_cumulative_corr(report: dict, path: Path) -> Path:

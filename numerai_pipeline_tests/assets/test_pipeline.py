@@ -61,6 +61,8 @@ def test_whole_graph_writes_report_and_submission(finished_run):
     assert oracle["corr_mean"] > 0 and oracle["per_era"].keys() == xgboost_eras
     control = report["models"]["xgboost_shuffled_control"]
     assert abs(control["corr_mean"]) < 3 * control["corr_se"]
+    assert report["comparisons"] == [["mtm", "mtm_no_pretrain"], ["mtm", "mlp"]]
+    assert report["models"]["mtm"]["vs_mtm_no_pretrain"]["corr_diff_vs_reference_se"] > 0
     assert (home.reports / "cv_cumulative_corr.png").exists()
     submission = pd.read_csv(outcome["submission"])
     assert list(submission.columns) == ["id", "prediction"]

@@ -88,3 +88,20 @@ def test_standard_errors_count_eras_that_share_target_windows():
     scored = score_model(oof, features[ids.get_indexer(oof.index)], corr, pd.Series(dtype=float))
     assert scored["corr_se"] == pytest.approx(standard_error(corr, target_span=4))
     assert scored["corr_se"] > 1.3 * standard_error(corr)
+
+
+def test_comparisons_add_paired_differences_between_named_models():
+    frames, features, ids, meta = oof_frames()
+    pairs = (("mtm", "noise"), ("mtm", "absent"), ("noise", "noise"))
+    report = build_cv_report(
+        frames, lambda idx: features[ids.get_indexer(idx)], meta, comparisons=pairs
+    )
+    assert report["comparisons"] == [["mtm", "noise"]]
+    vs = report["models"]["mtm"]["vs_noise"]
+    mtm, noise = (pd.Series(report["models"][m]["per_era"]) for m in ("mtm", "noise"))
+    assert vs["corr_diff_vs_reference_mean"] == pytest.approx((mtm - noise).mean())
+    assert vs["corr_diff_vs_reference_se"] == pytest.approx(standard_error(mtm - noise, 4))
+    table = report_table(report)
+    assert "| mtm - noise |" in table and f"{(mtm - noise).mean():.4f}" in table
+    plain = report_table(build_cv_report(frames, lambda idx: features[ids.get_indexer(idx)], meta))
+    assert "paired comparison" not in plain
