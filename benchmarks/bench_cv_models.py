@@ -6,7 +6,7 @@ planted noise-free signal, r(oracle): a far less noisy measure of what a model l
 with the noisy target (a model's CORR is about r(oracle) x the oracle's CORR). `--set seed=N`
 seeds every model; `--cache` keys predictions by each model's config.
 
-    python benchmarks/bench_cv_models.py [--data DIR | --synthetic demo|latent] [--folds 4]
+    python benchmarks/bench_cv_models.py [--data DIR | --synthetic demo|latent|persistent] [--folds 4] [--embargo 8]
         [--models xgboost,mtm,...]
         [--preset cpu_demo] [--set lr=3e-3 --set d_model=48] [--cache DIR] [--threads 2]
 """
@@ -123,6 +123,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="a Numerai-format folder (default: synthetic)")
     parser.add_argument("--synthetic", default="demo", help="synthetic preset without --data")
     parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument(
+        "--embargo", type=int, default=8, help="eras between training and scoring (0: leaks)"
+    )
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--preset", default="cpu_demo")
     parser.add_argument("--set", action="append", default=[], help="MTMConfig field=value")
@@ -139,7 +142,9 @@ def main() -> None:
     if args.data is None and not is_complete(folder):
         write_synthetic_dataset(folder.parent, "v5.0", args.synthetic, seed=0)
     data, signal = load_rows(folder)
-    folds = era_cv_splits(sorted_eras(np.unique(data.eras)), n_folds=args.folds, embargo=8)
+    folds = era_cv_splits(
+        sorted_eras(np.unique(data.eras)), n_folds=args.folds, embargo=args.embargo
+    )
     print(f"{len(data.eras)} rows, {data.features.shape[1]} features; MTM config: {config}")
 
     names = args.models.split(",")
@@ -153,7 +158,7 @@ def main() -> None:
         print(fold.describe(), flush=True)
         for name in names:
             model = make_model(name, config)
-            key = f"{name}-{config_tag(model, folder)}-{fold.name}.npz"
+            key = f"{name}-{config_tag(model, folder)}-{fold.name}-{fold.train_eras[-1]}.npz"
             cached = args.cache / key if args.cache else None
             if cached and cached.exists():
                 saved = np.load(cached)

@@ -122,6 +122,12 @@ class SyntheticPreset:
     the feature distribution says nothing about the target) or "factors" (the groups' latent
     factors, of which each feature is a noisy view: what masked feature modelling can learn from
     rows without targets)."""
+    persistence: float = 0.0
+    """Week-to-week correlation of a stock's group factors and feature noise, as on real data,
+    where a stock keeps most of its features from one era to the next. Above 0 one universe of
+    stocks runs through every era (the first rows of each era are the same stocks; ids stay
+    per-row, as Numerai obfuscates them) and the target's noise is a sum of 4 weekly shocks, so
+    the targets of eras fewer than 4 apart share shocks like overlapping 20-day returns."""
 
 
 PRESETS: dict[str, SyntheticPreset] = {
@@ -129,6 +135,7 @@ PRESETS: dict[str, SyntheticPreset] = {
     "demo": SyntheticPreset(200, 60, 1_500, 120, 10, eras_per_row_group=20),
     "large": SyntheticPreset(400, 100, 5_000, 600, 11, eras_per_row_group=10),
     "latent": SyntheticPreset(200, 60, 1_500, 120, 10, eras_per_row_group=20, signal_on="factors"),
+    "persistent": SyntheticPreset(200, 60, 1_500, 120, 10, eras_per_row_group=20, persistence=0.9),
 }
 
 _REGIME_ERAS = 60
@@ -230,6 +237,8 @@ class _Planted:
             raise DatasetError(f"need 1..{len(AUX_NAMES)} aux targets and >= 16 features")
         if spec.signal_on not in ("features", "factors"):
             raise DatasetError(f"signal_on must be 'features' or 'factors', got {spec.signal_on!r}")
+        if not 0 <= spec.persistence < 1:
+            raise DatasetError(f"persistence must be in [0, 1), got {spec.persistence}")
         rng = np.random.default_rng([seed, 1])
         self.spec, self.seed = spec, seed
         n_f, n_g = spec.n_features, spec.n_feature_groups
@@ -239,6 +248,10 @@ class _Planted:
         n_eras = spec.n_train_eras + spec.n_validation_eras + 1
         self.rows = np.rint(spec.rows_per_era * rng.uniform(0.85, 1.15, n_eras)).astype(int)
         self.row_offset = np.concatenate([[0], np.cumsum(self.rows)])
+        self.universe = int(self.rows.max())
+        self.state: dict[str, np.ndarray] = {}
+        """Persistent presets: the stocks' factors, feature noise and recent target shocks."""
+        self.next_era = 1
         self.id_key = int(rng.integers(1 << 60))
         chosen = rng.choice(n_f, size=16, replace=False)
         self.linear, self.inter, self.absdev, self.transient = (
@@ -277,9 +290,15 @@ class _Planted:
     def era(self, number: int) -> dict[str, np.ndarray]:
         """Features (features, n) int8, signal, stable signal and target columns of one era."""
         spec, n = self.spec, int(self.rows[number - 1])
+        if spec.persistence and number != self.next_era:
+            raise RuntimeError(f"a persistent preset draws eras in order: {self.next_era} next")
+        self.next_era = number + 1
         rng = np.random.default_rng([self.seed, 3, number])
-        factors = rng.standard_normal((spec.n_feature_groups, n), dtype=np.float32)
-        noise = rng.standard_normal((spec.n_features, n), dtype=np.float32)
+        width = self.universe if spec.persistence else n
+        shape = (spec.n_feature_groups, width)
+        factors = self._persist("factors", rng.standard_normal(shape, dtype=np.float32))[:, :n]
+        noise = rng.standard_normal((spec.n_features, width), dtype=np.float32)
+        noise = self._persist("noise", noise)[:, :n]
         load = self.loading[:, None]
         features = _equal_bins(load * factors[self.group_of] + np.sqrt(1 - load**2) * noise)
         features[self.missing[number - 1]] = 2
@@ -297,7 +316,7 @@ class _Planted:
         transient_w = self.innovations[number - 1 : number - 1 + _TRANSIENT_WINDOW].sum(axis=0)
         signal = _standardize(stable + transient_w @ c[self.transient])
 
-        main_noise = rng.standard_normal(n)
+        main_noise = self._overlapping_shocks(rng.standard_normal(width))[:n]
         targets = {TARGET_COL: _target_bins(self.k * signal + main_noise)}
         nan_rows = rng.random(n) < _AUX_NAN_SHARE
         for j, name in enumerate(self.aux):
@@ -318,6 +337,24 @@ class _Planted:
             targets[f"target_{name}_20"], targets[f"target_{name}_60"] = t20, t60
         meta = _uniform_ranks(_standardize(stable) + 1.2 * rng.standard_normal(n))
         return {"features": features, "signal": signal, "meta": meta, **targets}
+
+    def _persist(self, name: str, innovation: np.ndarray) -> np.ndarray:
+        """An AR(1) step of a persistent state (unit variance), or the innovation itself."""
+        p = self.spec.persistence
+        if p and name in self.state:
+            innovation = p * self.state[name] + math.sqrt(1 - p * p) * innovation
+        if p:
+            self.state[name] = innovation
+        return innovation
+
+    def _overlapping_shocks(self, shock: np.ndarray) -> np.ndarray:
+        """Persistent presets: the sum of this and the 3 previous weekly shocks (unit variance);
+        else the shock itself."""
+        if not self.spec.persistence:
+            return shock
+        recent = np.vstack([self.state.get("shocks", np.empty((0, len(shock))))[-3:], shock])
+        self.state["shocks"] = recent
+        return recent.sum(axis=0) / math.sqrt(len(recent))
 
 
 class _Sink:

@@ -229,3 +229,35 @@ def test_rewrite_replaces_and_failure_leaves_nothing(tmp_path: Path, monkeypatch
     with pytest.raises(RuntimeError):
         write_synthetic_dataset(tmp_path, "v5.1", small)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v5.0"]
+
+
+def test_persistent_stocks_keep_their_features_and_share_target_shocks() -> None:
+    """With `persistence` the first rows of every era are the same stocks: their features move
+    slowly and targets of eras fewer than 4 apart share shocks (independent from 4 apart); without
+    it the same positions are unrelated. Eras must be drawn in order."""
+
+    def same_stock_corr(persistence: float) -> tuple[float, float, float]:
+        planted = synthetic._Planted(SyntheticPreset(12, 4, 600, 16, 2, persistence=persistence), 3)
+        eras = [planted.era(number) for number in range(1, 10)]
+        n = min(len(e["signal"]) for e in eras)
+        first, next_, later = eras[4], eras[5], eras[8]
+        features = np.mean(
+            [
+                np.corrcoef(first["features"][j, :n], next_["features"][j, :n])[0, 1]
+                for j in range(16)
+            ]
+        )
+        return (
+            features,
+            np.corrcoef(first["target"][:n], next_["target"][:n])[0, 1],
+            np.corrcoef(first["target"][:n], later["target"][:n])[0, 1],
+        )
+
+    features, next_week, four_weeks = same_stock_corr(0.9)
+    assert features > 0.7 and next_week > 0.5 and abs(four_weeks) < 0.15
+    assert np.abs(same_stock_corr(0.0)).max() < 0.15
+    planted = synthetic._Planted(SyntheticPreset(12, 4, 60, 16, 2, persistence=0.5), 3)
+    with pytest.raises(RuntimeError, match="in order: 1 next"):
+        planted.era(2)
+    with pytest.raises(DatasetError, match="persistence must be in"):
+        synthetic._Planted(SyntheticPreset(12, 4, 60, 16, 2, persistence=1.0), 3)
