@@ -79,9 +79,12 @@ def score_model(oof: pd.DataFrame, features: np.ndarray, corr: pd.Series, mmc: p
     }
 
 
-def compare_to_reference(oof: pd.DataFrame, reference: pd.DataFrame, report: dict) -> dict:
+def compare_to_reference(
+    oof: pd.DataFrame, reference: pd.DataFrame, per_era: dict, reference_per_era: dict
+) -> dict:
     """Per-era correlation of predictions with the reference model's, and the paired per-era
-    CORR difference to it as mean and standard error (differences inside ~2 SE are noise)."""
+    CORR difference to it (`per_era` - `reference_per_era`) as mean and standard error
+    (differences inside ~2 SE are noise)."""
     joined = oof[[ERA_COL, "prediction"]].join(reference[["prediction"]], rsuffix="_ref")
     pred_corr = pd.Series(
         {
@@ -89,9 +92,7 @@ def compare_to_reference(oof: pd.DataFrame, reference: pd.DataFrame, report: dic
             for era, g in joined.groupby(ERA_COL)
         }
     )
-    mine = pd.Series(report["per_era"])
-    ref = pd.Series(reference.attrs.get("per_era", {}))
-    diff = (mine - ref).dropna()
+    diff = (pd.Series(per_era) - pd.Series(reference_per_era)).dropna()
     return {
         "prediction_corr_with_reference": _clean(pred_corr.mean()),
         "corr_diff_vs_reference_mean": _clean(diff.mean()) if len(diff) else None,
@@ -119,16 +120,17 @@ def build_cv_report(
         name: score_model(oof, features_for(oof.index), *scores[name])
         for name, oof in oof_by_model.items()
     }
-    pairs = [(name, reference) for name in oof_by_model if name != reference]
+    wanted = [tuple(pair) for pair in comparisons]
     compared = []
-    for name, baseline in [*pairs, *comparisons]:
+    for name, baseline in [(name, reference) for name in oof_by_model] + wanted:
         if name == baseline or name not in models or baseline not in models:
             continue
-        oof, base = oof_by_model[name], oof_by_model[baseline].copy()
-        base.attrs["per_era"] = models[baseline]["per_era"]
+        oof, base = oof_by_model[name], oof_by_model[baseline]
         if oof[TARGET_COL].equals(base[TARGET_COL].reindex(oof.index)):  # paired: same targets
-            models[name]["vs_" + baseline] = compare_to_reference(oof, base, models[name])
-            if (name, baseline) in comparisons:
+            models[name]["vs_" + baseline] = compare_to_reference(
+                oof, base, models[name]["per_era"], models[baseline]["per_era"]
+            )
+            if (name, baseline) in wanted:
                 compared.append([name, baseline])
     return {
         "reference_model": reference,
