@@ -29,6 +29,14 @@ from numerai_pipeline.models.base import TrainingData
 from numerai_pipeline.storage.atomic import atomic_path
 
 ENGINEERED_PREFIX = FEATURE_PREFIX + "eng_"
+SIZE_SETS = ("small", "medium", "all")
+
+
+def is_feature_group(set_name: str) -> bool:
+    """Whether a features.json feature set is a thematic group ("intelligence", "rain"), not a
+    selection by size ("small", "medium", "all") or by equivalence to older releases
+    ("v2_equivalent_features", "v3_equivalent_features", "fncv3_features")."""
+    return set_name not in SIZE_SETS and not set_name.endswith("_features")
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,8 @@ class FeatureMatrix:
 
 
 def select_feature_set(files: DatasetFiles, feature_set: str) -> tuple[list[str], dict[str, list]]:
-    """Feature names of `feature_set` ("all" = every feature column) and the named groups."""
+    """Feature names of `feature_set` ("all" = every feature column) and the thematic groups of
+    features.json restricted to them (groups with fewer than 2 chosen features are dropped)."""
     available = feature_columns(parquet_columns(files.train))
     meta = read_features_json(files.features_json) if files.features_json else {}
     sets: dict[str, list[str]] = meta.get("feature_sets", {})
@@ -68,7 +77,7 @@ def select_feature_set(files: DatasetFiles, feature_set: str) -> tuple[list[str]
     groups = {
         name: [f for f in members if f in chosen_set]
         for name, members in sets.items()
-        if name not in ("small", "medium", "all") and len(set(members) & chosen_set) >= 2
+        if is_feature_group(name) and len(set(members) & chosen_set) >= 2
     }
     return chosen, groups
 

@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,22 @@ def test_feature_sets_come_from_features_json(files):
     assert 0 < len(small) < len(everything)
     with pytest.raises(DatasetError, match="feature set 'huge' is not in features.json"):
         select_feature_set(files, "huge")
+
+
+def test_groups_are_thematic_sets_only(tiny_dataset, tmp_path):
+    """Real features.json files also list selections (`v3_equivalent_features` of ~1,000 features,
+    `fncv3_features`): they are neither engineered group features nor MTM token seeds."""
+    folder = tmp_path / tiny_dataset.name
+    shutil.copytree(tiny_dataset, folder)
+    meta = json.loads((folder / "features.json").read_text())
+    sets = meta["feature_sets"]
+    thematic = {name for name in sets if name not in ("small", "medium", "all")}
+    sets["v3_equivalent_features"] = sets["all"][::2]
+    sets["fncv3_features"] = sets["all"][1::3]
+    sets["one_feature_group"] = sets["all"][:1]
+    (folder / "features.json").write_text(json.dumps(meta))
+    _, groups = select_feature_set(locate_local_dataset(tmp_path, folder.name), "all")
+    assert set(groups) == thematic and thematic
 
 
 def test_engineering_can_be_switched_off(files, tmp_path):
