@@ -5,7 +5,12 @@ import os
 from dagster import Config, MetadataValue, Output, asset
 
 from numerai_pipeline.assets.partitions import CV_FOLDS
-from numerai_pipeline.data.eras import build_era_index, labeled_eras, subsample_eras
+from numerai_pipeline.data.eras import (
+    build_era_index,
+    labeled_eras,
+    subsample_eras,
+    unresolved_eras,
+)
 from numerai_pipeline.data.schema import TARGET_COL
 from numerai_pipeline.data.sources import DatasetFiles
 from numerai_pipeline.evaluation.cv import EraPlan, embargo_for_target, era_cv_splits
@@ -24,13 +29,14 @@ def era_index(numerai_dataset: DatasetFiles, config: EraConfig) -> Output[EraPla
     eras = subsample_eras(labeled_eras(index), config.every_nth_era)
     embargo = embargo_for_target(TARGET_COL)
     folds = era_cv_splits(eras, n_folds=CV_FOLDS, embargo=embargo)
-    plan = EraPlan(tuple(eras), tuple(folds), config.every_nth_era)
+    plan = EraPlan(tuple(eras), tuple(folds), config.every_nth_era, tuple(unresolved_eras(index)))
     counts = index.groupby("data_type")["n_rows"].agg(["count", "sum"])
     return Output(
         plan,
         metadata={
             "eras_used": len(eras),
             "embargo_eras": embargo,
+            "unresolved_eras": len(plan.unresolved_eras),
             **{f"{kind}_eras": int(row["count"]) for kind, row in counts.iterrows()},
             **{f"{kind}_rows": int(row["sum"]) for kind, row in counts.iterrows()},
             "folds": MetadataValue.md("\n".join(f"- {f.describe()}" for f in folds)),

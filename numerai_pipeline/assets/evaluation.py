@@ -102,7 +102,7 @@ def cv_report(
             CONTROL: "targets shuffled within eras: must score within noise of zero",
             ORACLE: "the synthetic data's noise-free planted signal: the achievable limit",
             "mtm": "pretrained per fold on its training eras; the features-only masks also "
-            "see the unlabeled live rows (features only, never targets)",
+            "see the unlabeled rows of live and of the unresolved eras (features only)",
             "mtm_no_pretrain": "the MTM network trained from scratch (ablation)",
             "mlp": "MLP on ordinal features + missing flags, same era-batched loss",
         },

@@ -19,7 +19,7 @@ class FeatureConfig(Config):
 def feature_matrix(
     home: HomeResource, numerai_dataset: DatasetFiles, era_index: EraPlan, config: FeatureConfig
 ) -> Output[FeatureMatrix]:
-    """int8 features and targets of the used labeled eras and of live, written as parquet."""
+    """int8 features and targets of the used labeled eras, live and unresolved eras, as parquet."""
     dest = home.paths.features / numerai_dataset.version
     matrix = build_feature_matrix(
         numerai_dataset,
@@ -27,6 +27,7 @@ def feature_matrix(
         eras=era_index.eras,
         feature_set=config.feature_set,
         engineer=config.engineer,
+        unresolved_eras=era_index.unresolved_eras,
     )
     return Output(
         matrix,
@@ -36,6 +37,7 @@ def feature_matrix(
             "targets": len(matrix.targets),
             "labeled_path": MetadataValue.path(str(matrix.labeled)),
             "live_path": MetadataValue.path(str(matrix.live)),
+            "unresolved_path": MetadataValue.path(str(matrix.unresolved or "none")),
             "engineered": MetadataValue.md(
                 "\n".join(f"- `{c}`" for c in matrix.engineered) or "none"
             ),

@@ -10,8 +10,8 @@ from numerai_pipeline.evaluation.cv import EraPlan
 from numerai_pipeline.evaluation.oof import fold_predictions, oof_frame, split_fold
 from numerai_pipeline.features.engineering import (
     FeatureMatrix,
-    load_live_features,
     load_training_data,
+    load_unlabeled_features,
 )
 from numerai_pipeline.resources.compute import ComputeResource
 from numerai_pipeline.resources.home import HomeResource
@@ -47,7 +47,7 @@ def mtm_encoder(
     feature_matrix: FeatureMatrix,
     era_index: EraPlan,
 ) -> Output[dict[str, str]]:
-    """MTM pretrained by masked modelling on the fold's training eras plus unlabeled live rows."""
+    """MTM pretrained by masked modelling on the fold's training eras plus unlabeled rows."""
     from numerai_pipeline.models.mtm_training import MTMModel
     from numerai_pipeline.models.pyfunc import save_neural_model
 
@@ -56,7 +56,7 @@ def mtm_encoder(
     config = compute.mtm_config(device)
     folder = home.paths.checkpoints / "mtm" / fold.name
     data = load_training_data(feature_matrix, fold.train_eras)
-    live = load_live_features(feature_matrix)[feature_matrix.all_features].to_numpy()
+    unlabeled = load_unlabeled_features(feature_matrix)
     paths, history = {}, []
     with mlflow_tracking.start_run(context, f"mtm_encoder-{fold.name}", {"model": "mtm"}) as run:
         for fit in ("selection", "refit") if config.refit else ("selection",):
@@ -64,7 +64,7 @@ def mtm_encoder(
                 config, checkpoint_dir=folder, seed_groups=feature_matrix.groups, device=device
             )
             model.all_eras = fit == "refit"
-            model.pretrain(data, _progress(context, f"mtm pretraining ({fit})"), live)
+            model.pretrain(data, _progress(context, f"mtm pretraining ({fit})"), unlabeled)
             paths[fit] = str(save_neural_model(model, folder / f"encoder-{fit}.pt"))
             history += model.history
         mlflow_tracking.log_history(model.params(), history)
@@ -73,7 +73,7 @@ def mtm_encoder(
         metadata={
             "device": device,
             "train_eras": len(fold.train_eras),
-            "unlabeled_live_rows": len(live),
+            "unlabeled_rows": len(unlabeled),
             "tokens": MetadataValue.md(
                 "\n".join(f"- **{g}**: {len(m)} features" for g, m in model.groups.items())
             ),

@@ -109,6 +109,15 @@ def labeled_eras(era_index: pd.DataFrame, min_rows: int = 2) -> list[str]:
     return sorted_eras(rows[ERA_COL].tolist())
 
 
+def unresolved_eras(era_index: pd.DataFrame) -> list[str]:
+    """Train/validation eras after the last labeled one whose main targets have not resolved (no
+    labeled row): unlabeled rows, usable for features-only pretraining."""
+    labeled = labeled_eras(era_index)
+    rows = era_index[(era_index[DATA_TYPE_COL] != "live") & (era_index["n_labeled"] == 0)]
+    last = era_sort_key(labeled[-1]) if labeled else None
+    return [e for e in sorted_eras(rows[ERA_COL]) if last is None or era_sort_key(e) > last]
+
+
 def subsample_eras(eras: Sequence[str], every_nth: int = 1) -> list[str]:
     """Every `every_nth` era counting back from the latest, so the most recent era is always kept.
 

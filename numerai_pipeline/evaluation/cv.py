@@ -111,6 +111,8 @@ class EraPlan:
     eras: tuple[str, ...]
     folds: tuple[EraFold, ...]
     every_nth_era: int
+    unresolved_eras: tuple[str, ...] = ()
+    """Eras after the labeled ones whose targets have not resolved (features only)."""
 
     def fold(self, name: str) -> EraFold:
         for fold in self.folds:

@@ -49,6 +49,8 @@ class FeatureMatrix:
     engineered: list[str]
     targets: list[str]
     groups: dict[str, list[str]] = field(default_factory=dict)
+    unresolved: Path | None = None
+    """Features of the unresolved eras' rows (no targets yet), when there are any."""
 
     @property
     def all_features(self) -> list[str]:
@@ -134,8 +136,10 @@ def build_feature_matrix(
     eras: Sequence[str],
     feature_set: str = "all",
     engineer: bool = True,
+    unresolved_eras: Sequence[str] = (),
 ) -> FeatureMatrix:
-    """Read the chosen features and targets of labeled `eras` and of live, write int8 parquet.
+    """Read the chosen features and targets of labeled `eras`, and the features of live and of
+    `unresolved_eras` (rows whose targets have not resolved), and write them as int8 parquet.
 
     Each source file is read, extended and appended to the output on its own, so peak memory
     stays near two copies of one file's int8 features (no concatenated frame).
@@ -146,7 +150,7 @@ def build_feature_matrix(
     if TARGET_COL not in targets:
         raise DatasetError(f"{files.train} has no `target` column; it cannot be used for training")
     columns = [ERA_COL, DATA_TYPE_COL, *features, *targets]
-    paths = {name: dest / f"{name}.parquet" for name in ("labeled", "live")}
+    paths = {name: dest / f"{name}.parquet" for name in ("labeled", "live", "unresolved")}
     rows = 0
     engineered = [
         f"{ENGINEERED_PREFIX}{g}_{kind}" for g in sorted(groups) for kind in ("mean", "spread")
@@ -170,11 +174,27 @@ def build_feature_matrix(
             writer.close()
         if rows == 0:
             raise DatasetError("no labeled rows in the selected eras; check the era selection")
-    live = read_numerai_parquet(files.live, columns=features)
-    with atomic_path(paths["live"]) as tmp:
-        live_columns = [c for c in (ERA_COL, DATA_TYPE_COL) if c in live] + features
-        pq.write_table(_to_table(live, live_columns, groups), tmp)
-    return FeatureMatrix(paths["labeled"], paths["live"], features, engineered, targets, groups)
+    _write_features(
+        read_numerai_parquet(files.live, columns=features), features, groups, paths["live"]
+    )
+    unresolved = None
+    if unresolved_eras:
+        frame = read_numerai_parquet(files.validation, columns=features, eras=list(unresolved_eras))
+        if len(frame):
+            unresolved = _write_features(frame, features, groups, paths["unresolved"])
+    return FeatureMatrix(
+        paths["labeled"], paths["live"], features, engineered, targets, groups, unresolved
+    )
+
+
+def _write_features(
+    frame: pd.DataFrame, features: list[str], groups: dict[str, list[str]], path: Path
+) -> Path:
+    """Write unlabeled rows (era, data type, features, engineered features) to `path`."""
+    with atomic_path(path) as tmp:
+        columns = [c for c in (ERA_COL, DATA_TYPE_COL) if c in frame] + features
+        pq.write_table(_to_table(frame, columns, groups), tmp)
+    return path
 
 
 def load_training_data(
@@ -205,3 +225,11 @@ def load_live_features(matrix: FeatureMatrix, engineered: bool = True) -> pd.Dat
     """Live rows: the model features (int8) and `era`, indexed by id."""
     features = matrix.all_features if engineered else matrix.features
     return read_numerai_parquet(matrix.live, columns=features)
+
+
+def load_unlabeled_features(matrix: FeatureMatrix) -> np.ndarray:
+    """int8 features (engineered included) of every row without a target: live rows, then the
+    unresolved eras' rows."""
+    paths = [matrix.live] + ([matrix.unresolved] if matrix.unresolved else [])
+    blocks = [read_numerai_parquet(p, columns=matrix.all_features) for p in paths]
+    return np.concatenate([b[matrix.all_features].to_numpy() for b in blocks])

@@ -109,3 +109,6 @@ def test_rematerializing_the_encoder_resumes_from_its_checkpoint(finished_run):
     event = result.get_asset_materialization_events()[0].materialization
     assert event.metadata["resumed_from"].value not in ("", "None")
     assert event.metadata["u_shaped_features"].value  # the screened names, or "none"
+    live = pd.read_parquet(home.features / "v5.0" / "live.parquet", columns=["era"])
+    unresolved = pd.read_parquet(home.features / "v5.0" / "unresolved.parquet", columns=["era"])
+    assert event.metadata["unlabeled_rows"].value == len(live) + len(unresolved) > len(live)

@@ -11,6 +11,7 @@ from numerai_pipeline.data.eras import (
     labeled_eras,
     sorted_eras,
     subsample_eras,
+    unresolved_eras,
 )
 from numerai_pipeline.data.schema import DatasetError
 
@@ -33,6 +34,29 @@ def test_era_index_counts_rows_and_labels_per_split(tiny_dataset: Path):
     validation = index[index.data_type == "validation"]
     unresolved = validation[validation.n_labeled == 0]["era"].tolist()
     assert unresolved and not set(unresolved) & set(eras)
+
+
+def test_unresolved_eras_follow_the_last_labeled_one():
+    index = pd.DataFrame(
+        {
+            "era": ["0001", "0002", "0003", "0004", "0005", "0006", "X"],
+            "data_type": [
+                "train",
+                "train",
+                "validation",
+                "validation",
+                "validation",
+                "validation",
+                "live",
+            ],
+            "n_rows": [5, 5, 5, 5, 5, 5, 5],
+            "n_labeled": [5, 0, 5, 1, 0, 0, 0],
+        }
+    )
+    # 0002 (a gap between labeled eras) is not unresolved; 0004 has too few labels to train on
+    # and targets to pretrain on: left out of both; live rows are not an era of the data files.
+    assert unresolved_eras(index) == ["0005", "0006"]
+    assert unresolved_eras(index.iloc[:4]) == []
 
 
 def test_live_only_data_has_no_labels(tiny_dataset: Path):

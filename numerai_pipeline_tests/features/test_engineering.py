@@ -6,12 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from numerai_pipeline.data.eras import subsample_eras
+from numerai_pipeline.data.eras import (
+    build_era_index,
+    labeled_eras,
+    subsample_eras,
+    unresolved_eras,
+)
 from numerai_pipeline.data.schema import DatasetError
 from numerai_pipeline.data.sources import locate_local_dataset
 from numerai_pipeline.features.engineering import (
     build_feature_matrix,
     load_training_data,
+    load_unlabeled_features,
     quintile_bins,
     select_feature_set,
 )
@@ -48,6 +54,29 @@ def test_feature_matrix_is_int8_with_engineered_group_features(files, tmp_path):
     assert data.features.dtype == np.int8
     assert list(data.eras) == sorted(data.eras)
     assert data.target_names[0] == "target" and not np.isnan(data.main_target).any()
+
+
+def test_unresolved_eras_are_written_as_unlabeled_features(files, tmp_path):
+    index = build_era_index(files.train, files.validation, files.live)
+    unresolved = unresolved_eras(index)
+    matrix = build_feature_matrix(
+        files, tmp_path, eras=labeled_eras(index), unresolved_eras=unresolved
+    )
+    rows = pd.read_parquet(matrix.unresolved)
+    source = pd.read_parquet(files.validation, columns=["era", "target"])
+    expected = source[source["era"].isin(unresolved)]
+    assert unresolved and rows.index.equals(expected.index) and expected["target"].isna().all()
+    assert not any(c.startswith("target") for c in rows.columns)
+    unlabeled = load_unlabeled_features(matrix)
+    live = pd.read_parquet(matrix.live)
+    assert unlabeled.dtype == np.int8 and unlabeled.shape == (
+        len(live) + len(rows),
+        len(matrix.all_features),
+    )
+    assert (unlabeled[len(live) :] == rows[matrix.all_features].to_numpy()).all()
+    assert (
+        build_feature_matrix(files, tmp_path / "none", eras=labeled_eras(index)).unresolved is None
+    )
 
 
 def test_feature_sets_come_from_features_json(files):
