@@ -75,6 +75,10 @@ class MTMConfig:
     main target across the training eras with |t| >= this (`features.screening`; None: none):
     the U-shaped terms trees find and a linear token cannot express. Screened, because all of
     them at once overfit (on the demo data r(oracle) fell from 0.554 to 0.534)."""
+    skip_init: str = "zero"
+    """How the skip starts: "zero"; "ridge", at a ridge regression of the main target on the
+    skip's inputs over the fit's training eras (penalty picked on their latest eras behind the
+    embargo), then trained; "ridge_frozen", held there while the transformer learns the rest."""
     target_tokens: str = "20d"
     """Target tokens: "all", "20d" (main + 20-day auxiliary targets) or "main"; auxiliary
     columns identical to the main target are dropped."""

@@ -46,6 +46,7 @@ from numerai_pipeline.models.neural import (
     to_device,
     warmup_cosine,
 )
+from numerai_pipeline.models.ridge import RidgeConfig, RidgeModel
 from numerai_pipeline.storage.atomic import atomic_path
 
 PRETRAIN, FINETUNE, REFIT = "pretrain", "finetune", "refit_"
@@ -137,6 +138,7 @@ class MTMModel:
         u_columns = [position[f] for f in u_features]
         net = MTM(self.config, layout, len(targets), len(feature_names), u_columns)
         self.net = net.to(self.device)
+        self.layout = layout
 
     def _split(self, data: TrainingData) -> tuple[TrainingData, TrainingData | None]:
         """(training rows, holdout rows or None) of `fit_eras` (the refit's once `all_eras`), with
@@ -172,7 +174,34 @@ class MTMModel:
                 target_span_eras(self.target_names[0]),
             )
         self._build(groups, data.feature_names, self.target_names, u_features)
+        if c.linear_skip and c.skip_init != "zero":
+            self._init_skip(train)
         self.history, self.pretrained, self.selected = [], False, ""
+
+    def _init_skip(self, train: TrainingData) -> None:
+        """Set the main target's skip weights to a ridge regression on the skip's inputs over
+        `train` (`MTMConfig.skip_init`), scaled from target units to logit tilt."""
+        c = self.config
+        if c.skip_init not in ("ridge", "ridge_frozen"):
+            raise ValueError(
+                f"skip_init must be 'zero', 'ridge' or 'ridge_frozen', got {c.skip_init!r}"
+            )
+        position = {name: i for i, name in enumerate(self.feature_names)}
+        ridge = RidgeModel(
+            RidgeConfig(holdout_fraction=c.holdout_fraction, embargo=c.embargo),
+            abs_columns=[position[f] for f in self.u_features],
+        )
+        ridge.fit(train)
+        # A tilt s moves the expected target by ~s x 2 var(target) around its bin distribution.
+        scale = 1.0 / (2.0 * max(float(np.nanvar(train.main_target)), 1e-6))
+        slots = self.layout.flatten()
+        weights = np.zeros(tuple(self.net.skip.weight.shape), np.float32)
+        weights[np.flatnonzero(slots >= 0), 0] = ridge.weights[slots[slots >= 0]] * scale
+        weights[len(slots) :, 0] = ridge.weights[len(self.feature_names) :] * scale
+        with torch.no_grad():
+            self.net.skip.weight.copy_(torch.from_numpy(weights))
+        self.net.skip.weight.requires_grad_(c.skip_init == "ridge")
+        self.skip_penalty = ridge.penalty
 
     def fit(
         self,

@@ -31,9 +31,16 @@ class RidgeConfig:
 class RidgeModel:
     """Ridge on ordinal feature values against the main target centred per era."""
 
-    def __init__(self, config: RidgeConfig | None = None, name: str = "ridge") -> None:
+    def __init__(
+        self,
+        config: RidgeConfig | None = None,
+        name: str = "ridge",
+        abs_columns: list[int] | None = None,
+    ) -> None:
         self.config = config or RidgeConfig()
         self.name = name
+        self.abs_columns = list(abs_columns or [])
+        """Feature columns whose |ordinal value| is an extra input (after the ordinal values)."""
         self.weights: np.ndarray | None = None
         self.penalty = float("nan")
         self.holdout_scores: dict[float, float] = {}
@@ -45,11 +52,11 @@ class RidgeModel:
         labels = data.eras[rows]
         _, era_ids = np.unique(labels, return_inverse=True)
         y -= (np.bincount(era_ids, y) / np.bincount(era_ids))[era_ids]
-        n_features = data.features.shape[1]
-        gram, moment = np.zeros((n_features, n_features)), np.zeros(n_features)
+        n_inputs = data.features.shape[1] + len(self.abs_columns)
+        gram, moment = np.zeros((n_inputs, n_inputs)), np.zeros(n_inputs)
         for start in range(0, len(rows), self.config.chunk_rows):
             part = slice(start, start + self.config.chunk_rows)
-            x = ordinal_values(data.features[rows[part]])
+            x = self._inputs(data.features[rows[part]])
             gram += (x.T @ x).astype(np.float64)
             moment += x.T @ y[part].astype(np.float32)
         return gram, moment, len(rows)
@@ -90,8 +97,13 @@ class RidgeModel:
         out = np.empty((len(rows),) + weights.shape[1:], np.float32)
         for start in range(0, len(rows), step):
             chunk = rows[start : start + step]
-            out[start : start + len(chunk)] = ordinal_values(features[chunk]) @ weights
+            out[start : start + len(chunk)] = self._inputs(features[chunk]) @ weights
         return out
+
+    def _inputs(self, features: np.ndarray) -> np.ndarray:
+        """float32 ordinal values of int8 rows, then |ordinal value| of `abs_columns`."""
+        x = ordinal_values(features)
+        return np.hstack([x, np.abs(x[:, self.abs_columns])]) if self.abs_columns else x
 
     def predict(self, features: np.ndarray, eras: np.ndarray | None = None) -> np.ndarray:
         """Linear predictions for int8 feature rows (higher = better expected target)."""

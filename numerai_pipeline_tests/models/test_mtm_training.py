@@ -15,6 +15,7 @@ from numerai_pipeline.models.base import TrainingData
 from numerai_pipeline.models.mtm import MTMConfig
 from numerai_pipeline.models.mtm_training import MTMModel, select_targets
 from numerai_pipeline.models.neural import fit_eras
+from numerai_pipeline.models.ridge import RidgeConfig, RidgeModel
 from numerai_pipeline_tests.features.test_screening import persistent_stocks
 from numerai_pipeline_tests.models.test_mtm import tiny_data
 
@@ -245,3 +246,52 @@ def test_the_screen_counts_overlapping_target_windows() -> None:
     spanned = u_shaped_features(features, target, eras, data.feature_names, 3.0, target_span=4)
     assert len(naive) > len(spanned)
     assert model.u_features == spanned
+
+
+def test_ridge_skip_starts_at_a_ridge_fit_on_the_inner_eras_only() -> None:
+    """`skip_init="ridge"` sets the main target's skip weights to a ridge regression on the skip's
+    inputs (ordinal values, then |x| of the U-shaped features) over the selection fit's inner
+    eras: the holdout's targets do not move it; the refit's ridge sees every era."""
+    data = tiny_data(n_eras=40)
+    config = replace(MTMConfig.tiny(), skip_init="ridge", u_shape_min_t=2.5)
+    model = MTMModel(config)
+    model._setup(data)
+    train, holdout = model._split(data)
+    assert model.u_features and holdout is not None
+    position = {name: i for i, name in enumerate(data.feature_names)}
+    ridge = RidgeModel(
+        RidgeConfig(holdout_fraction=config.holdout_fraction, embargo=config.embargo),
+        abs_columns=[position[f] for f in model.u_features],
+    )
+    ridge.fit(train)
+    slots = model.layout.flatten()
+    weights = model.net.skip.weight.detach().numpy()
+    scale = weights[np.flatnonzero(slots >= 0), 0] / ridge.weights[slots[slots >= 0]]
+    np.testing.assert_allclose(scale, scale[0], rtol=1e-4)
+    np.testing.assert_allclose(
+        weights[len(slots) :, 0], ridge.weights[len(data.feature_names) :] * scale[0], rtol=1e-4
+    )
+    assert (weights[: len(slots)][slots < 0] == 0).all() and (weights[:, 1:] == 0).all()
+
+    targets = data.targets.copy()
+    targets[np.isin(data.eras, np.unique(holdout.eras)), 0] = 0.5
+    other = MTMModel(config)
+    other._setup(replace(data, targets=targets))
+    np.testing.assert_array_equal(other.net.skip.weight.detach().numpy(), weights)
+    other.all_eras = True
+    other._setup(replace(data, targets=targets))
+    refit = other.net.skip.weight.detach().numpy()
+    assert refit.shape != weights.shape or not np.allclose(refit, weights)
+
+
+@pytest.mark.parametrize("skip_init", ["ridge", "ridge_frozen"])
+def test_a_frozen_ridge_skip_does_not_train(skip_init: str) -> None:
+    data = tiny_data()
+    model = MTMModel(replace(MTMConfig.tiny(), skip_init=skip_init))
+    model._setup(data)
+    start = model.net.skip.weight.detach().clone()
+    model.pretrain(data)
+    moved = not torch.equal(start, model.net.skip.weight.detach())
+    assert moved == (skip_init == "ridge")
+    with pytest.raises(ValueError, match="skip_init must be"):
+        MTMModel(replace(MTMConfig.tiny(), skip_init="lasso"))._setup(data)

@@ -74,3 +74,18 @@ def test_target_shifts_per_era_do_not_change_the_weights():
 def test_predict_before_fit_is_a_clear_error():
     with pytest.raises(RuntimeError, match="before fit"):
         RidgeModel().predict(np.zeros((2, 3), np.int8))
+
+
+def test_abs_columns_add_the_u_shaped_inputs():
+    """`planted` adds |x - 2| of feature 1: with it as an |ordinal value| input the ridge weighs it
+    (one weight per input, after the ordinal values) and predicts better."""
+    data = planted(n_eras=80)
+    plain, with_abs = RidgeModel(), RidgeModel(abs_columns=[1])
+    plain.fit(data)
+    with_abs.fit(data)
+    assert len(with_abs.weights) == data.features.shape[1] + 1 and with_abs.weights[-1] > 0
+    scores = [
+        per_era_corr(m.predict(data.features), data.main_target, data.eras).mean()
+        for m in (plain, with_abs)
+    ]
+    assert scores[1] > scores[0] + 0.05
