@@ -137,6 +137,8 @@ class MTMModel:
         self.u_features = u_features
         u_columns = [position[f] for f in u_features]
         net = MTM(self.config, layout, len(targets), len(feature_names), u_columns)
+        if net.skip is not None:
+            net.skip.weight.requires_grad_(self.config.skip_init != "ridge_frozen")
         self.net = net.to(self.device)
         self.layout = layout
 
@@ -200,8 +202,6 @@ class MTMModel:
         weights[len(slots) :, 0] = ridge.weights[len(self.feature_names) :] * scale
         with torch.no_grad():
             self.net.skip.weight.copy_(torch.from_numpy(weights))
-        self.net.skip.weight.requires_grad_(c.skip_init == "ridge")
-        self.skip_penalty = ridge.penalty
 
     def fit(
         self,

@@ -293,5 +293,7 @@ def test_a_frozen_ridge_skip_does_not_train(skip_init: str) -> None:
     model.pretrain(data)
     moved = not torch.equal(start, model.net.skip.weight.detach())
     assert moved == (skip_init == "ridge")
+    restored = MTMModel.from_payload(model.to_payload())  # as mtm_heads loads the encoder
+    assert restored.net.skip.weight.requires_grad == (skip_init == "ridge")
     with pytest.raises(ValueError, match="skip_init must be"):
         MTMModel(replace(MTMConfig.tiny(), skip_init="lasso"))._setup(data)
