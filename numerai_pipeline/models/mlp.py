@@ -49,14 +49,17 @@ class MLPConfig:
     selection_era_stride: int = 1
     """With `refit`, the selection fit trains on every Nth inner era: it only picks the epoch."""
     seed: int = 0
-    predict_batch_rows: int = 65536
+    predict_batch_rows: int = 8192
+    """Rows per prediction chunk: 8192 x 2,400 features is ~160 MB of float inputs (on 117k rows x
+    2,022 features, peak RSS of a fit: 2.1 GB, against 4.0 GB with 65536 rows)."""
 
 
 def ordinal_inputs(features: torch.Tensor) -> torch.Tensor:
-    """int8 bins -> [(value - 2) / 2 (0 when missing), missing flag] as float, (n, 2F)."""
+    """int8 bins -> [(value - 2) / 2 (0 when missing), missing flag] as float, (n, 2F); no
+    temporary wider than float32."""
     missing = features < 0
-    values = torch.where(missing, 2, features.long()).float()
-    return torch.cat([(values - 2) / 2, missing.float()], 1)
+    values = ((features.float() - 2) / 2).masked_fill_(missing, 0)
+    return torch.cat([values, missing.float()], 1)
 
 
 class MLPNet(nn.Module):
