@@ -290,9 +290,10 @@ class GroupTokenizer(nn.Module):
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         ordinal = self.ordinal_values(states)
-        onehot = (
-            F.one_hot(states, VALUE_STATES)[..., : self.value_emb.shape[1]] * self.real[..., None]
-        )
+        covered = torch.arange(self.value_emb.shape[1], device=states.device)
+        # a boolean one-hot of the covered states only: F.one_hot of all six is int64 (48 bytes
+        # per feature and row: 1 GB for 8,192 rows of 2,500 group slots)
+        onehot = (states[..., None] == covered) & self.real[..., None].bool()
         codes = torch.cat([ordinal[..., None], onehot.to(ordinal.dtype)], -1).flatten(2)
         vectors = torch.cat([self.ordinal_emb, self.value_emb], 1).flatten(1)
         weights = F.embedding(self.columns, vectors).view(len(self.columns), codes.shape[2], -1)

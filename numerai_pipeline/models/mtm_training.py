@@ -501,7 +501,7 @@ class MTMModel:
         for array in (data.features, data.targets, unlabeled):
             if array is not None:
                 digest.update(str(array.shape).encode())
-                digest.update(np.ascontiguousarray(array).tobytes())
+                digest.update(np.ascontiguousarray(array))  # hashed in place, no bytes copy
         digest.update("\0".join(map(str, data.eras)).encode())
         digest.update("\0".join(data.feature_names + data.target_names).encode())
         for value in self.net.state_dict().values():
