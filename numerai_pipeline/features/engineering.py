@@ -182,6 +182,8 @@ def build_feature_matrix(
         frame = read_numerai_parquet(files.validation, columns=features, eras=list(unresolved_eras))
         if len(frame):
             unresolved = _write_features(frame, features, groups, paths["unresolved"])
+    if unresolved is None:
+        paths["unresolved"].unlink(missing_ok=True)  # an earlier build's, now stale
     return FeatureMatrix(
         paths["labeled"], paths["live"], features, engineered, targets, groups, unresolved
     )

@@ -77,6 +77,9 @@ def test_unresolved_eras_are_written_as_unlabeled_features(files, tmp_path):
     assert (
         build_feature_matrix(files, tmp_path / "none", eras=labeled_eras(index)).unresolved is None
     )
+    # a rebuild into the same folder without unresolved eras leaves no stale file behind
+    assert build_feature_matrix(files, tmp_path, eras=labeled_eras(index)).unresolved is None
+    assert not matrix.unresolved.exists()
 
 
 def test_feature_sets_come_from_features_json(files):
