@@ -1,5 +1,6 @@
-"""Screening features for a U-shaped (non-monotone) relation to the target, on training eras only:
-the per-era Pearson correlation of |bin - 2| with the target, and its t-statistic across eras."""
+"""Screening features by their relation to the target, on training eras only: the per-era Pearson
+correlation of a feature's ordinal value (linear) or of |bin - 2| (U-shaped) with the target, and
+its t-statistic across eras."""
 
 from __future__ import annotations
 
@@ -14,17 +15,14 @@ from numerai_pipeline.data.schema import ordinal_values
 from numerai_pipeline.evaluation.metrics import overlapping_standard_errors
 
 
-def u_shape_tstats(
-    features: np.ndarray, target: np.ndarray, eras: np.ndarray, target_span: int = 1
-) -> np.ndarray:
-    """Per feature, mean / standard error over eras of the per-era Pearson correlation of
-    |bin - 2| (missing = 0, as the middle bin) with `target`, from int8 `features` (n, F). The
-    standard error counts the covariance of eras fewer than `target_span` apart, whose targets
-    share days (`overlapping_standard_errors`): on real data a stock's features and overlapping
-    target windows persist from era to era, and without it a t of 3 is a t of ~1.5. Rows with a
-    NaN target are left out; an era where a feature (or the target) is constant says nothing
-    about it and is left out of that feature's statistic (0 with fewer than 2 eras). Converts
-    one era at a time to float."""
+def per_era_feature_corr(
+    features: np.ndarray, target: np.ndarray, eras: np.ndarray, deviation: bool
+) -> tuple[list[str], np.ndarray]:
+    """(era labels in order, eras x F matrix) of the per-era Pearson correlation of each feature's
+    ordinal value (|bin - 2| if `deviation`; missing = 0, as the middle bin) with `target`, from
+    int8 `features` (n, F). Rows with a NaN target are left out; NaN where an era has fewer than 3
+    such rows or the feature (or the target) is constant in it. Converts one era at a time to
+    float."""
     eras = np.asarray(eras).astype(str)
     labels = sorted_eras(np.unique(eras))
     codes = pd.Categorical(eras, categories=labels).codes
@@ -36,18 +34,39 @@ def u_shape_tstats(
         rows = rows[~np.isnan(target[rows])]
         if len(rows) < 3:
             continue
-        x = np.abs(ordinal_values(features[rows]))
+        x = ordinal_values(features[rows])
+        if deviation:
+            x = np.abs(x)
         x -= x.mean(axis=0)
         y = target[rows].astype(np.float64)
         y -= y.mean()
         scale = np.sqrt((x * x).sum(axis=0) * (y @ y))
         corr[e] = np.divide(y @ x, scale, out=np.full(len(scale), np.nan), where=scale > 0)
+    return labels, corr
+
+
+def tstats_over_eras(corr: np.ndarray, labels: list[str], target_span: int = 1) -> np.ndarray:
+    """Per column of `per_era_feature_corr`'s `corr` (rows: eras `labels`), the mean over eras
+    divided by its standard error, which counts the covariance of eras fewer than `target_span`
+    apart (`overlapping_standard_errors`): on real data a stock's features and overlapping target
+    windows persist from era to era, and without it a t of 3 is a t of ~1.5. An era where a
+    feature is constant says nothing about it and is left out of its statistic; 0 with fewer
+    than 2 eras."""
     counts = (~np.isnan(corr)).sum(axis=0)
     se = overlapping_standard_errors(corr, era_numbers(labels), target_span)
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         t = np.nanmean(corr, axis=0) / se
     return np.where((counts >= 2) & np.isfinite(t), t, 0.0)
+
+
+def u_shape_tstats(
+    features: np.ndarray, target: np.ndarray, eras: np.ndarray, target_span: int = 1
+) -> np.ndarray:
+    """Per feature, the t-statistic across eras of the per-era correlation of |bin - 2| with
+    `target` (`tstats_over_eras`)."""
+    labels, corr = per_era_feature_corr(features, target, eras, deviation=True)
+    return tstats_over_eras(corr, labels, target_span)
 
 
 def u_shaped_features(

@@ -79,6 +79,13 @@ class MTMConfig:
     """How the skip starts: "zero"; "ridge", at a ridge regression of the main target on the
     skip's inputs over the fit's training eras (penalty picked on their latest eras behind the
     embargo), then trained; "ridge_frozen", held there while the transformer learns the rest."""
+    skip_screen: bool = True
+    """The skip reads only the features a ridge keeps (`models.ridge`: |t| of a feature's per-era
+    correlation with the main target over the fit's training eras at or above a bar that their
+    latest eras, behind the embargo, pick; 0 keeps them all) and the U-shaped inputs. When few of
+    many features carry the signal a skip over all of them spreads weight over noise: with 40
+    signal features among 2,000 (~45 training rows per feature) the screen took the MTM's CORR
+    from 0.064 to 0.085 (XGBoost 0.087); on the demo data r(oracle) 0.595 -> 0.599."""
     target_tokens: str = "20d"
     """Target tokens: "all", "20d" (main + 20-day auxiliary targets) or "main"; auxiliary
     columns identical to the main target are dropped."""
@@ -201,6 +208,7 @@ SAVED_BEFORE = {
     "linear_skip": False,
     "refit": False,
     "u_shape_min_t": None,
+    "skip_screen": False,
 }
 """Config fields added after models were first saved, with the values those models had."""
 
@@ -327,11 +335,13 @@ class OrdinalSkip(nn.Module):
     def __init__(self, n_slots: int, n_targets: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(n_slots, n_targets))
+        self.register_buffer("keep", torch.ones(n_slots))
+        """1 for the inputs the skip reads, 0 for those a screen left out (`skip_screen`)."""
         self.register_buffer("tilt", torch.linspace(-1, 1, BINS), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(n, slots) inputs, 0 where hidden -> (n, T, 5) logit offsets."""
-        return (x @ self.weight)[..., None] * self.tilt
+        return (x @ (self.weight * self.keep[:, None]))[..., None] * self.tilt
 
 
 class SelfAttention(nn.Module):

@@ -176,32 +176,46 @@ class MTMModel:
                 target_span_eras(self.target_names[0]),
             )
         self._build(groups, data.feature_names, self.target_names, u_features)
-        if c.linear_skip and c.skip_init != "zero":
+        if c.linear_skip and (c.skip_init != "zero" or c.skip_screen):
             self._init_skip(train)
         self.history, self.pretrained, self.selected = [], False, ""
 
     def _init_skip(self, train: TrainingData) -> None:
-        """Set the main target's skip weights to a ridge regression on the skip's inputs over
-        `train` (`MTMConfig.skip_init`), scaled from target units to logit tilt."""
+        """Fit a ridge regression of the main target on the skip's inputs over `train`, screened
+        with `skip_screen`: the skip reads only the inputs it kept and, unless `skip_init` is
+        "zero", starts at its weights, scaled from target units to logit tilt."""
         c = self.config
-        if c.skip_init not in ("ridge", "ridge_frozen"):
+        if c.skip_init not in ("zero", "ridge", "ridge_frozen"):
             raise ValueError(
                 f"skip_init must be 'zero', 'ridge' or 'ridge_frozen', got {c.skip_init!r}"
             )
+        n_features, n_u = len(self.feature_names), len(self.u_features)
         position = {name: i for i, name in enumerate(self.feature_names)}
         ridge = RidgeModel(
-            RidgeConfig(holdout_fraction=c.holdout_fraction, embargo=c.embargo),
+            RidgeConfig(
+                screen_t=RidgeConfig.screen_t if c.skip_screen else (0.0,),
+                target_span=target_span_eras(self.target_names[0]),
+                holdout_fraction=c.holdout_fraction,
+                embargo=c.embargo,
+            ),
             abs_columns=[position[f] for f in self.u_features],
         )
         ridge.fit(train)
-        # A tilt s moves the expected target by ~s x 2 var(target) around its bin distribution.
-        scale = 1.0 / (2.0 * max(float(np.nanvar(train.main_target)), 1e-6))
         slots = self.layout.flatten()
+        members = np.flatnonzero(slots >= 0)
+        rows = np.concatenate([members, len(slots) + np.arange(n_u)])
+        inputs = np.concatenate([slots[members], n_features + np.arange(n_u)])
+        kept = ridge.weights != 0 if c.skip_screen else np.ones(len(ridge.weights), bool)
+        keep = np.ones(len(self.net.skip.keep), np.float32)  # padding slots read 0 anyway
+        keep[rows] = kept[inputs]
         weights = np.zeros(tuple(self.net.skip.weight.shape), np.float32)
-        weights[np.flatnonzero(slots >= 0), 0] = ridge.weights[slots[slots >= 0]] * scale
-        weights[len(slots) :, 0] = ridge.weights[len(self.feature_names) :] * scale
+        if c.skip_init != "zero":
+            # A tilt s moves the expected target by ~s x 2 var(target) around its bins.
+            scale = 1.0 / (2.0 * max(float(np.nanvar(train.main_target)), 1e-6))
+            weights[rows, 0] = ridge.weights[inputs] * scale
         with torch.no_grad():
             self.net.skip.weight.copy_(torch.from_numpy(weights))
+            self.net.skip.keep.copy_(torch.from_numpy(keep))
 
     def fit(
         self,
@@ -554,7 +568,10 @@ class MTMModel:
             payload["target_names"],
             payload.get("u_features", []),
         )
-        model.net.load_state_dict(payload["state_dict"])
+        state = payload["state_dict"]
+        if model.net.skip is not None and "skip.keep" not in state:  # saved before the screen
+            state = {**state, "skip.keep": model.net.skip.keep}
+        model.net.load_state_dict(state)
         model.pretrained = payload["pretrained"]
         model.all_eras = payload.get("all_eras", False)
         model.selected = payload["selected"]

@@ -253,14 +253,16 @@ def test_ridge_skip_starts_at_a_ridge_fit_on_the_inner_eras_only() -> None:
     inputs (ordinal values, then |x| of the U-shaped features) over the selection fit's inner
     eras: the holdout's targets do not move it; the refit's ridge sees every era."""
     data = tiny_data(n_eras=40)
-    config = replace(MTMConfig.tiny(), skip_init="ridge", u_shape_min_t=2.5)
+    config = replace(MTMConfig.tiny(), skip_init="ridge", skip_screen=False, u_shape_min_t=2.5)
     model = MTMModel(config)
     model._setup(data)
     train, holdout = model._split(data)
     assert model.u_features and holdout is not None
     position = {name: i for i, name in enumerate(data.feature_names)}
     ridge = RidgeModel(
-        RidgeConfig(holdout_fraction=config.holdout_fraction, embargo=config.embargo),
+        RidgeConfig(
+            screen_t=(0.0,), holdout_fraction=config.holdout_fraction, embargo=config.embargo
+        ),
         abs_columns=[position[f] for f in model.u_features],
     )
     ridge.fit(train)
@@ -282,6 +284,36 @@ def test_ridge_skip_starts_at_a_ridge_fit_on_the_inner_eras_only() -> None:
     other._setup(replace(data, targets=targets))
     refit = other.net.skip.weight.detach().numpy()
     assert refit.shape != weights.shape or not np.allclose(refit, weights)
+
+
+@pytest.mark.parametrize("skip_init", ["zero", "ridge"])
+def test_a_screened_skip_reads_only_the_features_the_ridge_kept(skip_init: str) -> None:
+    """`skip_screen`: on 40 features of which 4 carry a linear signal, the skip keeps those (and
+    the U-shaped input) and leaves most of the rest out; the left-out weights never move, the
+    mask travels with the saved model, and a model saved before the screen loads reading all."""
+    data = tiny_data(n_eras=40, rows=96, n_features=40)
+    config = replace(MTMConfig.tiny(), skip_screen=True, skip_init=skip_init, u_shape_min_t=2.5)
+    model = MTMModel(config)
+    model._setup(data)
+    slots = model.layout.flatten()
+    keep = model.net.skip.keep.numpy()
+    kept = {int(f) for f in slots[keep[: len(slots)] > 0]}
+    assert {0, 1, 2, 3} <= kept and len(kept) < 12
+    assert (keep[len(slots) :] == 1).all() and model.u_features
+    model.pretrain(data)
+    weights = model.net.skip.weight.detach().numpy()
+    assert (weights[keep == 0] == 0).all() and (weights[keep > 0] != 0).any()
+    restored = MTMModel.from_payload(model.to_payload())
+    torch.testing.assert_close(restored.net.skip.keep, model.net.skip.keep)
+    np.testing.assert_array_equal(restored.predict(data.features), model.predict(data.features))
+    payload = model.to_payload()
+    payload["state_dict"] = {k: v for k, v in payload["state_dict"].items() if k != "skip.keep"}
+    del payload["config"]["skip_screen"]
+    older = MTMModel.from_payload(payload)
+    assert (older.net.skip.keep == 1).all() and not older.config.skip_screen
+    unscreened = MTMModel(replace(config, skip_screen=False))
+    unscreened._setup(data)
+    assert (unscreened.net.skip.keep == 1).all()
 
 
 @pytest.mark.parametrize("skip_init", ["ridge", "ridge_frozen"])

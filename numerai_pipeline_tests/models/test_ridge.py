@@ -17,23 +17,26 @@ def test_ridge_learns_the_linear_part_out_of_fold_and_reports_its_penalty():
     corr = per_era_corr(oof["prediction"].to_numpy(), oof["target"].to_numpy(), oof["era"])
     assert corr.mean() > 3 * standard_error(corr)
     assert model.penalty in model.config.penalties
-    assert set(model.holdout_scores) == set(model.config.penalties)
+    assert model.screen_bar in model.config.screen_t
+    c = model.config
+    assert set(model.holdout_scores) == {(b, p) for b in c.screen_t for p in c.penalties}
     assert messages and messages[0].startswith(f"penalty {model.penalty:g}")
     assert model.params()["penalty"] == model.penalty
+    assert model.params()["n_screened"] == model.n_screened
     # the linear feature gets the largest weight; |x - 2| has no linear part
     assert np.argmax(np.abs(model.weights)) == 0 and model.weights[0] > 0
 
 
 def test_penalty_is_picked_on_the_holdout_and_the_final_fit_uses_every_era():
     data = planted(n_eras=40)
-    model = RidgeModel(RidgeConfig(penalties=(1e-4, 100.0)))
+    model = RidgeModel(RidgeConfig(penalties=(1e-4, 100.0), screen_t=(0.0,)))
     model.fit(data)
-    assert model.holdout_scores[1e-4] > model.holdout_scores[100.0]
+    assert model.holdout_scores[(0.0, 1e-4)] > model.holdout_scores[(0.0, 100.0)]
     assert model.penalty == 1e-4
     inner, _ = split_holdout(data.eras, model.config.holdout_fraction, model.config.embargo)
-    on_inner = RidgeModel(RidgeConfig(penalties=(1e-4,)))
+    on_inner = RidgeModel(RidgeConfig(penalties=(1e-4,), screen_t=(0.0,)))
     on_inner.fit(data.select_eras(np.array(inner)))
-    on_all = RidgeModel(RidgeConfig(penalties=(1e-4,), holdout_fraction=0.0))
+    on_all = RidgeModel(RidgeConfig(penalties=(1e-4,), screen_t=(0.0,), holdout_fraction=0.0))
     on_all.fit(data)
     np.testing.assert_allclose(model.weights, on_all.weights, rtol=1e-4)
     assert not np.allclose(model.weights, on_inner.weights, rtol=1e-3)
@@ -89,3 +92,56 @@ def test_abs_columns_add_the_u_shaped_inputs():
         for m in (plain, with_abs)
     ]
     assert scores[1] > scores[0] + 0.05
+
+
+def sparse_signal(n_eras=60, rows=200, n_features=40, seed=0) -> TrainingData:
+    """Two of `n_features` features carry a linear signal; the rest are noise."""
+    rng = np.random.default_rng(seed)
+    eras = np.repeat([f"{i:04d}" for i in range(1, n_eras + 1)], rows)
+    x = rng.integers(0, 5, size=(len(eras), n_features)).astype(np.int8)
+    signal = (x[:, 0] - 2.0) - 0.7 * (x[:, 1] - 2.0)
+    target = signal + rng.normal(scale=6.0, size=len(eras))
+    target = np.digitize(target, np.quantile(target, [0.05, 0.25, 0.75, 0.95])) / 4
+    names = [f"feature_{i}" for i in range(n_features)]
+    ids = np.array([f"n{i}" for i in range(len(eras))], dtype=object)
+    return TrainingData(x, target[:, None].astype(np.float32), eras, names, ["target"], ids)
+
+
+def test_the_screen_keeps_the_signal_features_and_zeroes_the_rest():
+    data = sparse_signal()
+    model = RidgeModel(RidgeConfig(penalties=(0.01,), screen_t=(3.0,)))
+    model.fit(data)
+    assert model.screen_bar == 3.0 and model.n_screened >= 2
+    assert model.weights[0] > 0 > model.weights[1]
+    assert (model.weights[2:] == 0).sum() >= 36  # at most a couple of noise features pass
+    unscreened = RidgeModel(RidgeConfig(penalties=(0.01,), screen_t=(0.0,)))
+    unscreened.fit(data)
+    assert model.n_screened < unscreened.n_screened == 40
+    assert (unscreened.weights != 0).all()
+
+
+def test_the_holdout_picks_the_screen_when_few_features_carry_the_signal():
+    """With 2 signal features among 300 and ~10 rows per feature, the holdout prefers a screened
+    ridge, which also predicts the later eras better; the screen sees the fitting eras only."""
+    data = sparse_signal(n_eras=60, rows=60, n_features=300)
+    fold = era_cv_splits(np.unique(data.eras), n_folds=1, embargo=4)[0]
+    scores = []
+    for bars in ((0.0,), (0.0, 2.0, 3.0, 4.0)):
+        model = RidgeModel(RidgeConfig(screen_t=bars))
+        oof = fold_predictions(model, data, fold)
+        corr = per_era_corr(oof["prediction"].to_numpy(), oof["target"].to_numpy(), oof["era"])
+        scores.append(corr.mean())
+    assert model.screen_bar > 0 and model.n_screened < 20
+    assert scores[1] > scores[0] + 0.05
+
+
+def test_the_screen_of_some_eras_reads_only_their_targets():
+    data = sparse_signal(n_eras=60, rows=60, n_features=300)
+    eras = sorted(set(data.eras.tolist()))
+    later = np.isin(data.eras, eras[40:])
+    shuffled = data.targets.copy()
+    shuffled[later] = np.random.default_rng(1).permutation(shuffled[later])
+    other = TrainingData(data.features, shuffled, data.eras, data.feature_names, ["target"])
+    screen, other_screen = RidgeModel()._screen(data), RidgeModel()._screen(other)
+    np.testing.assert_array_equal(screen(eras[:40], 2.0), other_screen(eras[:40], 2.0))
+    assert not np.array_equal(screen(eras, 2.0), other_screen(eras, 2.0))
