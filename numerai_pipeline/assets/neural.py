@@ -78,6 +78,7 @@ def mtm_encoder(
                 "\n".join(f"- **{g}**: {len(m)} features" for g, m in model.groups.items())
             ),
             "u_shaped_features": ", ".join(model.u_features) or "none",
+            "skip_features": f"{len(model.skip_features())} of {len(model.feature_names)}",
             "resumed_from": str(model.resumed_from),
             "mlflow_run": run.info.run_id,
         },

@@ -487,6 +487,14 @@ class MTMModel:
                 out.append(expected_value(logits[:, 0]).cpu().numpy())
         return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
 
+    def skip_features(self) -> list[str]:
+        """The features whose ordinal value the linear skip reads (all, unless screened)."""
+        if self.net is None or self.net.skip is None:
+            return []
+        slots = self.layout.flatten()
+        keep = self.net.skip.keep[: len(slots)].cpu().numpy() > 0
+        return [self.feature_names[i] for i in sorted(set(slots[keep & (slots >= 0)].tolist()))]
+
     def params(self) -> dict[str, float | int | str]:
         values = {
             k: v if isinstance(v, int | float | str) else str(v)
@@ -497,6 +505,7 @@ class MTMModel:
             device=str(self.device),
             n_groups=len(self.groups),
             n_u_shaped_features=len(self.u_features),
+            n_skip_features=len(self.skip_features()),
             n_target_tokens=len(self.target_names),
             selected=self.selected,
         )

@@ -109,6 +109,8 @@ def test_rematerializing_the_encoder_resumes_from_its_checkpoint(finished_run):
     event = result.get_asset_materialization_events()[0].materialization
     assert event.metadata["resumed_from"].value not in ("", "None")
     assert event.metadata["u_shaped_features"].value  # the screened names, or "none"
+    kept, _, total = event.metadata["skip_features"].value.split()
+    assert 0 < int(kept) <= int(total)
     live = pd.read_parquet(home.features / "v5.0" / "live.parquet", columns=["era"])
     unresolved = pd.read_parquet(home.features / "v5.0" / "unresolved.parquet", columns=["era"])
     assert event.metadata["unlabeled_rows"].value == len(live) + len(unresolved) > len(live)

@@ -297,8 +297,10 @@ def test_a_screened_skip_reads_only_the_features_the_ridge_kept(skip_init: str) 
     model._setup(data)
     slots = model.layout.flatten()
     keep = model.net.skip.keep.numpy()
-    kept = {int(f) for f in slots[keep[: len(slots)] > 0]}
+    kept = {int(f) for f in slots[(keep[: len(slots)] > 0) & (slots >= 0)]}
     assert {0, 1, 2, 3} <= kept and len(kept) < 12
+    assert model.skip_features() == [data.feature_names[f] for f in sorted(kept)]
+    assert model.params()["n_skip_features"] == len(kept)
     assert (keep[len(slots) :] == 1).all() and model.u_features
     model.pretrain(data)
     weights = model.net.skip.weight.detach().numpy()
