@@ -205,9 +205,8 @@ class MTMModel:
         members = np.flatnonzero(slots >= 0)
         rows = np.concatenate([members, len(slots) + np.arange(n_u)])
         inputs = np.concatenate([slots[members], n_features + np.arange(n_u)])
-        kept = ridge.weights != 0 if c.skip_screen else np.ones(len(ridge.weights), bool)
         keep = np.ones(len(self.net.skip.keep), np.float32)  # padding slots read 0 anyway
-        keep[rows] = kept[inputs]
+        keep[rows] = ridge.kept[inputs]
         weights = np.zeros(tuple(self.net.skip.weight.shape), np.float32)
         if c.skip_init != "zero":
             # A tilt s moves the expected target by ~s x 2 var(target) around its bins.

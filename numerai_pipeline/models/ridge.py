@@ -56,6 +56,8 @@ class RidgeModel:
         self.weights: np.ndarray | None = None
         self.penalty = float("nan")
         self.screen_bar = float("nan")
+        self.kept: np.ndarray | None = None
+        """Per input (ordinal values, then |ordinal value|s), whether the screen left it in."""
         self.n_screened = 0
         """Features left in by the screen."""
         self.holdout_scores: dict[tuple[float, float], float] = {}
@@ -114,9 +116,9 @@ class RidgeModel:
             gram, moment, n_rows = gram + more[0], moment + more[1], n_rows + more[2]
         else:
             gram, moment, n_rows = self._moments(data, all_eras)
-        keep = screen(all_eras, self.screen_bar)
-        self.n_screened = int(keep[: data.features.shape[1]].sum())
-        self.weights = self._solve(gram, moment, n_rows, self.penalty, keep)
+        self.kept = screen(all_eras, self.screen_bar)
+        self.n_screened = int(self.kept[: data.features.shape[1]].sum())
+        self.weights = self._solve(gram, moment, n_rows, self.penalty, self.kept)
         if self.holdout_scores:
             score = self.holdout_scores[(self.screen_bar, self.penalty)]
             progress(

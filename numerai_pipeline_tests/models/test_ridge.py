@@ -116,7 +116,8 @@ def test_the_screen_keeps_the_signal_features_and_zeroes_the_rest():
     assert (model.weights[2:] == 0).sum() >= 36  # at most a couple of noise features pass
     unscreened = RidgeModel(RidgeConfig(penalties=(0.01,), screen_t=(0.0,)))
     unscreened.fit(data)
-    assert model.n_screened < unscreened.n_screened == 40
+    assert model.n_screened < unscreened.n_screened == 40 == unscreened.kept.sum()
+    np.testing.assert_array_equal(model.kept, model.weights != 0)
     assert (unscreened.weights != 0).all()
 
 
