@@ -51,7 +51,8 @@ def test_whole_graph_writes_report_and_submission(finished_run):
     home, outcome = finished_run
     report = json.loads((home.reports / "cv_report.json").read_text())
     assert report == outcome["report"]
-    for name in ("xgboost", "xgboost_shuffled_control", "mtm", "mtm_no_pretrain", "mlp", "oracle"):
+    models = ("xgboost", "xgboost_shuffled_control", "ridge", "mtm", "mtm_no_pretrain", "mlp")
+    for name in models + ("oracle",):
         model = report["models"][name]
         for key in ("corr_mean", "corr_sharpe", "max_drawdown", "mmc_mean", "feature_exposure_max"):
             assert model[key] is not None, (name, key)
@@ -85,6 +86,8 @@ def test_mlflow_has_a_tagged_run_per_fit_and_a_registered_champion(finished_run)
     assert fold_run.data.tags["dagster.asset_key"] == "cv_predictions"
     assert fold_run.data.tags["dagster.run_id"]
     assert "max_depth" in fold_run.data.params and "corr_mean" in fold_run.data.metrics
+    ridge_run = next(r for r in runs if r.info.run_name == "ridge-fold_2")
+    assert {"penalty", "screen_bar", "n_screened"} <= ridge_run.data.params.keys()
     champion = client.get_model_version_by_alias("numerai-xgboost", "champion")
     loaded = mlflow.pyfunc.load_model("models:/numerai-xgboost@champion")
     assert str(champion.version) == "1"
