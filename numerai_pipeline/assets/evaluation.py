@@ -9,7 +9,7 @@ from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 from numerai_pipeline.assets.partitions import cv_fold_partitions
 from numerai_pipeline.data.sources import DatasetFiles
 from numerai_pipeline.data.synthetic import read_signal
-from numerai_pipeline.evaluation.cv import EraPlan, target_span_eras
+from numerai_pipeline.evaluation.cv import EraPlan
 from numerai_pipeline.evaluation.meta_model import read_meta_model
 from numerai_pipeline.evaluation.metrics import per_era_corr
 from numerai_pipeline.evaluation.oof import fold_predictions, shuffle_targets_within_eras
@@ -46,7 +46,7 @@ def cv_predictions(
 ) -> Output[dict[str, pd.DataFrame]]:
     """Out-of-fold predictions of each CPU model for one walk-forward CV fold."""
     from numerai_pipeline.models.pyfunc import log_xgboost_model
-    from numerai_pipeline.models.ridge import RidgeConfig, RidgeModel
+    from numerai_pipeline.models.ridge import RidgeModel
 
     fold = era_index.fold(context.partition_key)
     context.log.info(f"{fold.describe()} ({fold.index}/{len(era_index.folds)})")
@@ -59,8 +59,7 @@ def cv_predictions(
         control = shuffle_targets_within_eras(data, seed=fold.index)
         runs[CONTROL] = (XGBoostModel(trees, name=CONTROL), control)
     if config.ridge:
-        span = target_span_eras(data.target_names[0])
-        runs["ridge"] = (RidgeModel(RidgeConfig(target_span=span)), data)
+        runs["ridge"] = (RidgeModel(), data)
     out, metadata = {}, {}
     for name, (model, model_data) in runs.items():
         with mlflow_tracking.start_run(context, f"{name}-{fold.name}", {"model": name}) as run:

@@ -194,7 +194,6 @@ class MTMModel:
         ridge = RidgeModel(
             RidgeConfig(
                 screen_t=RidgeConfig.screen_t if c.skip_screen else (0.0,),
-                target_span=target_span_eras(self.target_names[0]),
                 holdout_fraction=c.holdout_fraction,
                 embargo=c.embargo,
             ),

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from numerai_pipeline.data.schema import ordinal_values
-from numerai_pipeline.evaluation.cv import split_holdout
+from numerai_pipeline.evaluation.cv import split_holdout, target_span_eras
 from numerai_pipeline.evaluation.metrics import per_era_corr
 from numerai_pipeline.features.screening import per_era_feature_corr, tstats_over_eras
 from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
@@ -32,8 +32,6 @@ class RidgeConfig:
     feature always stays). When few features carry the signal, a ridge on all of them spreads
     weight over noise: on data with 40 signal features among 2,000 and ~45 training rows per
     feature the screen took the ridge's CORR from 0.074 to 0.089 (XGBoost 0.087)."""
-    target_span: int = 1
-    """Eras the main target's window spans: the screen's standard errors count their overlap."""
     holdout_fraction: float = 0.15
     embargo: int = 8
     chunk_rows: int = 16384
@@ -138,6 +136,7 @@ class RidgeModel:
             data.features, data.main_target, data.eras, deviation=False
         )
         position = {label: i for i, label in enumerate(labels)}
+        span = target_span_eras(data.target_names[0])  # overlapping targets widen the SE
 
         def screen(eras: list[str], bar: float) -> np.ndarray:
             keep = np.ones(n_inputs, bool)
@@ -145,7 +144,7 @@ class RidgeModel:
                 wanted = set(eras)
                 chosen = [e for e in labels if e in wanted]
                 rows = [position[e] for e in chosen]
-                t = np.abs(tstats_over_eras(corr[rows], chosen, self.config.target_span))
+                t = np.abs(tstats_over_eras(corr[rows], chosen, span))
                 keep[:n_features] = t >= min(bar, t.max())
             return keep
 

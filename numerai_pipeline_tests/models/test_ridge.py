@@ -4,6 +4,7 @@ import pytest
 from numerai_pipeline.evaluation.cv import era_cv_splits, split_holdout
 from numerai_pipeline.evaluation.metrics import per_era_corr, standard_error
 from numerai_pipeline.evaluation.oof import fold_predictions
+from numerai_pipeline.features.screening import per_era_feature_corr, tstats_over_eras
 from numerai_pipeline.models.base import TrainingData
 from numerai_pipeline.models.ridge import RidgeConfig, RidgeModel
 from numerai_pipeline_tests.models.test_xgb import planted
@@ -146,3 +147,18 @@ def test_the_screen_of_some_eras_reads_only_their_targets():
     screen, other_screen = RidgeModel()._screen(data), RidgeModel()._screen(other)
     np.testing.assert_array_equal(screen(eras[:40], 2.0), other_screen(eras[:40], 2.0))
     assert not np.array_equal(screen(eras, 2.0), other_screen(eras, 2.0))
+
+
+def test_the_screen_allows_for_the_main_targets_overlap():
+    """The t-statistics' standard errors count the eras a target spans: 4 for `target` (20-day),
+    12 for a 60-day main target."""
+    data = sparse_signal(n_eras=60, rows=60, n_features=300)
+    labels, corr = per_era_feature_corr(data.features, data.main_target, data.eras, False)
+    for name, span in (("target", 4), ("target_x_60", 12)):
+        renamed = TrainingData(data.features, data.targets, data.eras, data.feature_names, [name])
+        expected = np.abs(tstats_over_eras(corr, labels, span)) >= 2.0
+        np.testing.assert_array_equal(RidgeModel()._screen(renamed)(labels, 2.0), expected)
+    assert not np.array_equal(
+        np.abs(tstats_over_eras(corr, labels, 4)) >= 2.0,
+        np.abs(tstats_over_eras(corr, labels, 12)) >= 2.0,
+    )
