@@ -13,7 +13,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from numerai_pipeline.data.eras import sorted_eras
-from numerai_pipeline.data.loading import parquet_columns, read_features_json, read_numerai_parquet
+from numerai_pipeline.data.loading import (
+    parquet_columns,
+    read_features_json,
+    read_numerai_parquet,
+    read_numerai_rows,
+)
 from numerai_pipeline.data.schema import (
     DATA_TYPE_COL,
     ERA_COL,
@@ -30,6 +35,14 @@ from numerai_pipeline.storage.atomic import atomic_path
 
 ENGINEERED_PREFIX = FEATURE_PREFIX + "eng_"
 SIZE_SETS = ("small", "medium", "all")
+ROW_GROUP_BYTES = 64 * 2**20
+"""About the int8 bytes of one written row group: a reader decodes a row group at once (pyarrow's
+default of 1M rows is 2.4 GB of 2,400 features), and small ones let era filters skip data."""
+
+
+def row_group_rows(n_columns: int) -> int:
+    """Rows per written row group for `n_columns` (mostly int8) columns."""
+    return max(1024, ROW_GROUP_BYTES // max(n_columns, 1))
 
 
 def is_feature_group(set_name: str) -> bool:
@@ -167,7 +180,7 @@ def build_feature_matrix(
             del frame
             if writer is None:
                 writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table.cast(writer.schema))
+            writer.write_table(table.cast(writer.schema), row_group_rows(table.num_columns))
             rows += table.num_rows
             del table
         if writer is not None:
@@ -195,7 +208,8 @@ def _write_features(
     """Write unlabeled rows (era, data type, features, engineered features) to `path`."""
     with atomic_path(path) as tmp:
         columns = [c for c in (ERA_COL, DATA_TYPE_COL) if c in frame] + features
-        pq.write_table(_to_table(frame, columns, groups), tmp)
+        table = _to_table(frame, columns, groups)
+        pq.write_table(table, tmp, row_group_size=row_group_rows(table.num_columns))
     return path
 
 
@@ -204,15 +218,14 @@ def load_training_data(
 ) -> TrainingData:
     """Labeled rows of `eras` (all when None) as int8 arrays, sorted by era."""
     features = matrix.all_features if engineered else matrix.features
-    frame = read_numerai_parquet(
+    rows = read_numerai_rows(
         matrix.labeled, columns=features + matrix.targets, eras=list(eras) if eras else None
     )
+    frame, block = rows.frame, rows.features  # the int8 block as read: no second copy
     codes = pd.Categorical(frame[ERA_COL], categories=sorted_eras(frame[ERA_COL].unique())).codes
     if (np.diff(codes) < 0).any():  # rows are written in era order: reorder only if needed
-        frame = frame.iloc[np.argsort(codes, kind="stable")]
-    block = np.empty((len(frame), len(features)), dtype=np.int8)
-    for j, column in enumerate(features):  # column by column: no second full copy
-        block[:, j] = frame[column].to_numpy()
+        order = np.argsort(codes, kind="stable")
+        frame, block = frame.iloc[order], block[order]
     return TrainingData(
         features=block,
         targets=frame[matrix.targets].to_numpy(dtype=np.float32),
@@ -233,5 +246,5 @@ def load_unlabeled_features(matrix: FeatureMatrix) -> np.ndarray:
     """int8 features (engineered included) of every row without a target: live rows, then the
     unresolved eras' rows."""
     paths = [matrix.live] + ([matrix.unresolved] if matrix.unresolved else [])
-    blocks = [read_numerai_parquet(p, columns=matrix.all_features) for p in paths]
-    return np.concatenate([b[matrix.all_features].to_numpy() for b in blocks])
+    blocks = [read_numerai_rows(p, columns=matrix.all_features).features for p in paths]
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)

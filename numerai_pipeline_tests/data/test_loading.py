@@ -13,7 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from numerai_pipeline.data.eras import build_era_index
-from numerai_pipeline.data.loading import parquet_columns, read_features_json, read_numerai_parquet
+from numerai_pipeline.data.loading import (
+    parquet_columns,
+    read_features_json,
+    read_numerai_parquet,
+    read_numerai_rows,
+)
 from numerai_pipeline.data.schema import MISSING_FEATURE, DatasetError
 from numerai_pipeline_tests.data.conftest import corrupt_column_chunk, truncate_half, write_frame
 
@@ -42,6 +47,32 @@ def test_synthetic_file_reads_with_numerai_dtypes(tiny_dataset: Path) -> None:
     assert set(np.unique(frame[features].to_numpy())) <= {0, 1, 2, 3, 4}
     expected = pd.read_parquet(tiny_dataset / "train.parquet")
     pd.testing.assert_frame_equal(frame, expected[frame.columns])
+
+
+def test_features_are_read_into_one_row_major_block(tiny_dataset: Path) -> None:
+    path = tiny_dataset / "train.parquet"
+    rows = read_numerai_rows(path, eras=["0003", "0005"])
+    expected = pd.read_parquet(path)
+    expected = expected[expected["era"].isin(["0003", "0005"])]
+    assert rows.features.dtype == np.int8 and rows.features.flags.c_contiguous
+    np.testing.assert_array_equal(rows.features, expected[rows.feature_names].to_numpy())
+    assert not set(rows.feature_names) & set(rows.frame.columns)
+    assert rows.frame.index.equals(expected.index)
+    eras = rows.frame["era"]  # one str per era label, not per row
+    assert len({id(e) for e in eras}) == eras.nunique() == 2
+    frame = rows.to_frame()  # the frame's feature columns are a view of the block, not a copy
+    assert np.shares_memory(frame[rows.feature_names[0]].to_numpy(), rows.features)
+    columns = read_numerai_rows(path, eras=["0003", "0005"], row_major=False).features
+    assert columns.flags.f_contiguous  # each feature contiguous: arrow takes it without a copy
+    np.testing.assert_array_equal(columns, rows.features)
+    assert list(frame.columns) == list(expected.columns)
+    pd.testing.assert_frame_equal(frame, expected)
+
+
+def test_null_labels_read_as_none(tmp_path: Path) -> None:
+    frame = _frame(data_type=["train"] * 5 + [None] * 5 + ["validation"] * 10)
+    path = write_frame(tmp_path / "labels.parquet", frame)
+    assert read_numerai_parquet(path)["data_type"].tolist() == frame["data_type"].tolist()
 
 
 def test_legacy_float_features_become_int8_bins() -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from numerai_pipeline.data.eras import (
@@ -14,6 +15,7 @@ from numerai_pipeline.data.eras import (
 )
 from numerai_pipeline.data.schema import DatasetError
 from numerai_pipeline.data.sources import locate_local_dataset
+from numerai_pipeline.features import engineering
 from numerai_pipeline.features.engineering import (
     build_feature_matrix,
     load_training_data,
@@ -54,6 +56,22 @@ def test_feature_matrix_is_int8_with_engineered_group_features(files, tmp_path):
     assert data.features.dtype == np.int8
     assert list(data.eras) == sorted(data.eras)
     assert data.target_names[0] == "target" and not np.isnan(data.main_target).any()
+
+
+def test_feature_matrix_row_groups_stay_small(files, tmp_path, monkeypatch):
+    # a reader decodes a whole row group: pyarrow's default of 1M rows is GBs of full-size data
+    monkeypatch.setattr(engineering, "ROW_GROUP_BYTES", 100 * 2**10)
+    eras = pd.read_parquet(files.train, columns=["era"])["era"].unique().tolist()
+    matrix = build_feature_matrix(files, tmp_path, eras=eras)
+    for path in (matrix.labeled, matrix.live):
+        meta = pq.ParquetFile(path).metadata
+        limit = engineering.row_group_rows(meta.num_columns)
+        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        assert max(sizes) <= limit and (meta.num_row_groups > 1 or meta.num_rows <= limit)
+    labeled = pq.ParquetFile(matrix.labeled).metadata
+    assert labeled.num_row_groups > 2
+    data = load_training_data(matrix)
+    assert len(data.features) == labeled.num_rows
 
 
 def test_unresolved_eras_are_written_as_unlabeled_features(files, tmp_path):
