@@ -47,18 +47,22 @@ class TrainingData:
         return self.targets[:, 0]
 
     def select_eras(self, eras: np.ndarray) -> TrainingData:
-        """The rows whose era is in `eras` (features stay int8): a copy, or this same data when
-        that is every row (a refit on all eras must not hold a second copy of the features)."""
-        mask = np.isin(self.eras, eras)
-        if mask.all():
+        """The rows whose era is in `eras` (features stay int8): views when those rows are one
+        run (a fold's training eras, a holdout tail: rows are in era order), so a fold does not
+        hold a second copy of the features; a copy otherwise (every other era, say). Treat the
+        result as read-only."""
+        rows = np.flatnonzero(np.isin(self.eras, eras))
+        if len(rows) == len(self.eras):
             return self
+        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+            rows = slice(rows[0], rows[-1] + 1)
         return TrainingData(
-            self.features[mask],
-            self.targets[mask],
-            self.eras[mask],
+            self.features[rows],
+            self.targets[rows],
+            self.eras[rows],
             self.feature_names,
             self.target_names,
-            None if self.ids is None else self.ids[mask],
+            None if self.ids is None else self.ids[rows],
         )
 
 
