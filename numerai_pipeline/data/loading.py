@@ -135,23 +135,27 @@ def _bad_value_error(path: Path, column: str, raw: pa.Array, bad: np.ndarray) ->
 
 @dataclass
 class NumeraiRows:
-    """Rows of a Numerai file: `features` as one int8 block (rows x `feature_names`: bins 0..4,
-    MISSING_FEATURE for NaN), everything else in `frame`, indexed by `id`: `era`/`data_type` as
-    str, the targets (float32) and any other requested column."""
+    """Rows of a Numerai file, indexed by `id`: `labels` (`era`/`data_type` as str), `features`
+    as one int8 block (rows x `feature_names`: bins 0..4, MISSING_FEATURE for NaN), `values`
+    (the targets as float32, then any other requested column)."""
 
-    frame: pd.DataFrame
+    labels: pd.DataFrame
     features: np.ndarray
     feature_names: list[str]
+    values: pd.DataFrame
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """Everything but the features: `labels`, then `values`."""
+        return pd.concat([self.labels, self.values], axis=1, copy=False)
 
     def to_frame(self) -> pd.DataFrame:
-        """One frame: `era`/`data_type`, the features (a view of the block: column-major, so
-        that arrow takes its columns without a copy), then the rest."""
-        leading = [c for c in (ERA_COL, DATA_TYPE_COL) if c in self.frame]
-        rest = [c for c in self.frame.columns if c not in leading]
+        """One frame: `labels`, the features, `values`; views of the arrays, not copies (a
+        column-major block lets arrow take the feature columns without a copy as well)."""
         block = pd.DataFrame(
-            self.features, index=self.frame.index, columns=self.feature_names, copy=False
+            self.features, index=self.labels.index, columns=self.feature_names, copy=False
         )
-        return pd.concat([self.frame[leading], block, self.frame[rest]], axis=1, copy=False)
+        return pd.concat([self.labels, block, self.values], axis=1, copy=False)
 
 
 def read_numerai_parquet(
@@ -258,9 +262,13 @@ def read_numerai_rows(
         return label_strings(array) if name in leading else array
 
     index = pd.Index(combined(ID_COL).cast(pa.string()).to_pandas(), name=ID_COL)
-    parts = [
-        pd.DataFrame({c: shared_labels(combined(c)) for c in leading}, index=index),
-        pd.DataFrame(targs.T, index=index, columns=targets, copy=False),
-        pd.DataFrame({c: combined(c).to_numpy(zero_copy_only=False) for c in others}, index=index),
-    ]
-    return NumeraiRows(pd.concat(parts, axis=1, copy=False), feats, features)
+    labels = pd.DataFrame({c: shared_labels(combined(c)) for c in leading}, index=index)
+    values = pd.concat(
+        [
+            pd.DataFrame(targs.T, index=index, columns=targets, copy=False),
+            pd.DataFrame({c: combined(c).to_numpy(zero_copy_only=False) for c in others}, index),
+        ],
+        axis=1,
+        copy=False,
+    )
+    return NumeraiRows(labels, feats, features, values)

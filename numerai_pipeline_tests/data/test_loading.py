@@ -60,8 +60,9 @@ def test_features_are_read_into_one_row_major_block(tiny_dataset: Path) -> None:
     assert rows.frame.index.equals(expected.index)
     eras = rows.frame["era"]  # one str per era label, not per row
     assert len({id(e) for e in eras}) == eras.nunique() == 2
-    frame = rows.to_frame()  # the frame's feature columns are a view of the block, not a copy
+    frame = rows.to_frame()  # the frame's columns are views of the arrays read, not copies
     assert np.shares_memory(frame[rows.feature_names[0]].to_numpy(), rows.features)
+    assert np.shares_memory(frame["target"].to_numpy(), rows.values["target"].to_numpy())
     columns = read_numerai_rows(path, eras=["0003", "0005"], row_major=False).features
     assert columns.flags.f_contiguous  # each feature contiguous: arrow takes it without a copy
     np.testing.assert_array_equal(columns, rows.features)
