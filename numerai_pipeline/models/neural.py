@@ -88,8 +88,10 @@ def per_era_pearson(
 
     count = era_sum(w)
     denom = count.clamp(min=1)
-    dp = (pred - (era_sum(pred * w) / denom)[era_ids]) * w
-    dt = (t - (era_sum(t * w) / denom)[era_ids]) * w
+    # index_select, not `[era_ids]`: on CPU the backward of advanced indexing adds with atomics
+    # once a batch passes ~32k values, and same-seed fits on 5,000-row eras drifted apart
+    dp = (pred - (era_sum(pred * w) / denom).index_select(0, era_ids)) * w
+    dt = (t - (era_sum(t * w) / denom).index_select(0, era_ids)) * w
     corr = era_sum(dp * dt) / torch.sqrt(era_sum(dp * dp) * era_sum(dt * dt) + 1e-12)
     return corr[count >= 2]
 
