@@ -16,6 +16,7 @@ from numerai_pipeline.data.eras import sorted_eras
 from numerai_pipeline.data.loading import (
     parquet_columns,
     read_features_json,
+    read_numerai_era_chunks,
     read_numerai_parquet,
     read_numerai_rows,
 )
@@ -38,6 +39,11 @@ SIZE_SETS = ("small", "medium", "all")
 ROW_GROUP_BYTES = 64 * 2**20
 """About the int8 bytes of one written row group: a reader decodes a row group at once (pyarrow's
 default of 1M rows is 2.4 GB of 2,400 features), and small ones let era filters skip data."""
+
+
+CHUNK_BYTES = 256 * 2**20
+"""About the int8 feature bytes of the labeled rows that `build_feature_matrix` converts and
+writes at once (whole eras: engineered features are binned per era)."""
 
 
 def row_group_rows(n_columns: int) -> int:
@@ -154,8 +160,8 @@ def build_feature_matrix(
     """Read the chosen features and targets of labeled `eras`, and the features of live and of
     `unresolved_eras` (rows whose targets have not resolved), and write them as int8 parquet.
 
-    Each source file is read, extended and appended to the output on its own, so peak memory
-    stays near two copies of one file's int8 features (no concatenated frame).
+    The labeled rows are read, extended and appended to the output in chunks of whole eras
+    (`CHUNK_BYTES`), from one scan of each file: peak memory is a few chunks, not the data.
     """
     features, groups = select_feature_set(files, feature_set)
     groups = groups if engineer else {}
@@ -175,14 +181,15 @@ def build_feature_matrix(
             if TARGET_COL not in present:
                 continue
             wanted = features + [t for t in targets if t in present]
-            frame = _labeled_rows(read_numerai_parquet(path, columns=wanted, eras=list(eras)))
-            table = _to_table(frame, columns, groups)
-            del frame
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table.cast(writer.schema), row_group_rows(table.num_columns))
-            rows += table.num_rows
-            del table
+            max_rows = max(CHUNK_BYTES // max(len(wanted), 1), 1)
+            for chunk in read_numerai_era_chunks(path, wanted, list(eras), max_rows):
+                table = _to_table(_labeled_rows(chunk.to_frame()), columns, groups)
+                del chunk
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema), row_group_rows(table.num_columns))
+                rows += table.num_rows
+                del table
         if writer is not None:
             writer.close()
         if rows == 0:

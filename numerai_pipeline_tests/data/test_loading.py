@@ -14,8 +14,10 @@ import pytest
 
 from numerai_pipeline.data.eras import build_era_index
 from numerai_pipeline.data.loading import (
+    era_chunk_sizes,
     parquet_columns,
     read_features_json,
+    read_numerai_era_chunks,
     read_numerai_parquet,
     read_numerai_rows,
 )
@@ -68,6 +70,40 @@ def test_features_are_read_into_one_row_major_block(tiny_dataset: Path) -> None:
     np.testing.assert_array_equal(columns, rows.features)
     assert list(frame.columns) == list(expected.columns)
     pd.testing.assert_frame_equal(frame, expected)
+
+
+def test_era_chunks_are_whole_eras_that_add_up_to_one_read(tiny_dataset: Path) -> None:
+    path = tiny_dataset / "train.parquet"
+    eras = [f"{e:04d}" for e in range(3, 15)]
+    whole = read_numerai_parquet(path, eras=eras)
+    era_rows = whole["era"].value_counts()
+    max_rows = int(era_rows.max() * 2.5)  # chunk edges fall inside the scanned batches
+    chunks = list(read_numerai_era_chunks(path, eras=eras, max_rows=max_rows))
+    assert len(chunks) > 2
+    seen: set[str] = set()
+    for chunk in chunks:
+        chunk_eras = set(chunk.labels["era"])
+        assert not chunk_eras & seen  # every era in one chunk only
+        seen |= chunk_eras
+        assert len(chunk.features) == era_rows[list(chunk_eras)].sum() <= max_rows
+        assert chunk.features.flags.f_contiguous  # column-major by default, for frames
+    pd.testing.assert_frame_equal(pd.concat([c.to_frame() for c in chunks]), whole)
+
+
+def test_era_chunk_sizes_group_runs_of_eras() -> None:
+    assert era_chunk_sizes(np.array([0, 0, 1, 1, 1, 2]), max_rows=4) == [2, 4]
+    assert era_chunk_sizes(np.array([0, 0, 0, 0, 0, 1]), max_rows=3) == [5, 1]  # a big era
+    assert era_chunk_sizes(np.array([0, 1, 1, 2]), max_rows=10) == [4]
+    assert era_chunk_sizes(np.array([0, 1, 0]), max_rows=1) == [3]  # an era in two runs
+    assert era_chunk_sizes(np.array([], dtype=np.int32), max_rows=5) == []
+
+
+def test_a_file_with_interleaved_eras_is_one_chunk(tmp_path: Path) -> None:
+    frame = _frame(era=["0001", "0002"] * 10)
+    path = write_frame(tmp_path / "interleaved.parquet", frame)
+    chunks = list(read_numerai_era_chunks(path, max_rows=5))
+    assert len(chunks) == 1
+    pd.testing.assert_frame_equal(chunks[0].to_frame(), read_numerai_parquet(path))
 
 
 def test_null_labels_read_as_none(tmp_path: Path) -> None:

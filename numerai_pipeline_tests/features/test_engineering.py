@@ -69,9 +69,21 @@ def test_feature_matrix_row_groups_stay_small(files, tmp_path, monkeypatch):
         sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
         assert max(sizes) <= limit and (meta.num_row_groups > 1 or meta.num_rows <= limit)
     labeled = pq.ParquetFile(matrix.labeled).metadata
-    assert labeled.num_row_groups > 2
+    assert labeled.num_row_groups >= 2
     data = load_training_data(matrix)
     assert len(data.features) == labeled.num_rows
+
+
+def test_feature_matrix_is_the_same_built_in_chunks_of_eras(files, tmp_path, monkeypatch):
+    # engineered features are binned per era: chunks must hold whole eras to match
+    eras = pd.read_parquet(files.train, columns=["era"])["era"].unique().tolist()
+    whole = build_feature_matrix(files, tmp_path / "whole", eras=eras)
+    monkeypatch.setattr(engineering, "CHUNK_BYTES", 2 * 2**10)
+    chunked = build_feature_matrix(files, tmp_path / "chunked", eras=eras)
+    assert chunked.engineered == whole.engineered and chunked.engineered
+    assert pq.ParquetFile(chunked.labeled).metadata.num_row_groups > 3  # one or more per chunk
+    assert pq.ParquetFile(whole.labeled).metadata.num_row_groups == 1
+    assert pq.read_table(chunked.labeled).equals(pq.read_table(whole.labeled))
 
 
 def test_unresolved_eras_are_written_as_unlabeled_features(files, tmp_path):
