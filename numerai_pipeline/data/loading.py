@@ -322,7 +322,10 @@ class _RowScan:
                 take = min(size - start, pending.num_rows)
                 part = pending.slice(0, take)
                 pending = pending.slice(take) if take < pending.num_rows else None
-                self._fill(part, feats, targs, start)
+                try:
+                    self._fill(part, feats, targs, start)
+                except (pa.ArrowException, OSError) as exc:
+                    raise corrupt_file_error(self.path, exc) from exc
                 for name, parts in kept.items():
                     parts.append(part.column(name))
                 start += take
@@ -342,13 +345,20 @@ class _RowScan:
                 raise _bad_value_error(self.path, name, raw, bad)
         feats[start:stop] = block.T
         for i, name in enumerate(self.targets):
-            targs[i, start:stop] = pc.cast(batch.column(name), pa.float32()).to_numpy(
-                zero_copy_only=False
-            )
+            try:
+                values = pc.cast(batch.column(name), pa.float32())
+            except pa.ArrowInvalid as exc:
+                raise DatasetError(
+                    f"{self.path}: target column {name!r} is not numeric ({exc}); targets are "
+                    "floats in [0, 1] or NaN: fix or regenerate the file"
+                ) from exc
+            targs[i, start:stop] = values.to_numpy(zero_copy_only=False)
 
     def _rows(
         self, kept: dict[str, list[pa.Array]], feats: np.ndarray, targs: np.ndarray
     ) -> NumeraiRows:
+        """The converted arrays and the kept label columns of one chunk as `NumeraiRows`."""
+
         def combined(name: str) -> pa.Array:
             array = pa.chunked_array(kept[name], type=self.schema.field(name).type)
             array = array.combine_chunks()

@@ -162,6 +162,12 @@ def test_values_that_are_not_bins_raise(tmp_path: Path, bad) -> None:
     assert "regenerate" in message
 
 
+def test_a_target_that_is_not_numeric_raises(tmp_path: Path) -> None:
+    path = write_frame(tmp_path / "text_target.parquet", _frame(target=["up"] * 20))
+    with pytest.raises(DatasetError, match="target column 'target' is not numeric"):
+        read_numerai_rows(path)
+
+
 def test_integer_eras_are_zero_padded_and_filterable(tmp_path: Path) -> None:
     frame = _frame(era=np.repeat([1, 2], 10))
     path = write_frame(tmp_path / "f.parquet", frame)
