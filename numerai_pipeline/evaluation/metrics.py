@@ -34,12 +34,16 @@ def per_era_corr_table(
     predictions: pd.DataFrame, targets: np.ndarray, eras: np.ndarray
 ) -> pd.DataFrame:
     """Numerai CORR (`numerai_corr`) of every prediction column with targets in each era (eras x
-    columns, eras sorted): one numerai-tools call per era scores all the columns."""
+    columns, eras sorted): one numerai-tools call per era scores all the columns. NaN in an era
+    where a column or the target is constant (no correlation defined; means skip it)."""
     present = ~np.isnan(np.asarray(targets, "float64"))
     target = pd.Series(np.asarray(targets)[present], name="target")
-    return _per_era_table(
-        predictions, present, eras, lambda columns, rows: numerai_corr(columns, target.iloc[rows])
-    )
+
+    def score(columns: pd.DataFrame, rows: np.ndarray) -> pd.Series:
+        with np.errstate(invalid="ignore", divide="ignore"):  # constant in an era: NaN
+            return numerai_corr(columns, target.iloc[rows])
+
+    return _per_era_table(predictions, present, eras, score)
 
 
 def per_era_corr(predictions: np.ndarray, targets: np.ndarray, eras: np.ndarray) -> pd.Series:

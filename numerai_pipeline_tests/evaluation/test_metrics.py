@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -36,6 +38,16 @@ def test_per_era_corr_ignores_nan_targets():
     noisy[::3] = np.nan
     scores = per_era_corr(preds, noisy, eras)
     assert scores.notna().all()
+
+
+def test_per_era_corr_is_nan_without_warnings_where_predictions_are_constant():
+    eras, target, rng = era_data()
+    preds = rng.random(len(target))
+    preds[eras == "0002"] = 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = per_era_corr(preds, target, eras)
+    assert np.isnan(scores["0002"]) and scores.drop("0002").notna().all()
 
 
 def test_mmc_is_zero_for_the_meta_model_itself_and_positive_for_the_residual_signal():
