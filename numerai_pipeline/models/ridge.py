@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 
 from numerai_pipeline.data.schema import ordinal_values
 from numerai_pipeline.evaluation.cv import split_holdout, target_span_eras
-from numerai_pipeline.evaluation.metrics import per_era_corr
+from numerai_pipeline.evaluation.metrics import per_era_corr_table
 from numerai_pipeline.features.screening import per_era_feature_corr, tstats_over_eras
 from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
 
@@ -105,10 +106,10 @@ class RidgeModel:
                 for bar, penalty in candidates
             ]
             rows = np.flatnonzero(np.isin(data.eras, holdout))
-            scored = self._linear(data.features, rows, np.stack(weights, 1))
+            scored = pd.DataFrame(self._linear(data.features, rows, np.stack(weights, 1)))
+            table = per_era_corr_table(scored, data.main_target[rows], data.eras[rows])
             for j, candidate in enumerate(candidates):
-                corr = per_era_corr(scored[:, j], data.main_target[rows], data.eras[rows])
-                self.holdout_scores[candidate] = float(corr.mean())
+                self.holdout_scores[candidate] = float(table[j].mean())
             self.screen_bar, self.penalty = max(self.holdout_scores, key=self.holdout_scores.get)
             more = self._moments(data, sorted(set(all_eras) - set(inner)))
             gram, moment, n_rows = gram + more[0], moment + more[1], n_rows + more[2]
