@@ -14,6 +14,12 @@ import pyarrow.parquet as pq
 from numerai_pipeline.data.schema import DATA_TYPE_COL, ERA_COL, TARGET_COL, DatasetError
 
 
+def in_eras(eras: np.ndarray, wanted: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Boolean mask of the rows whose era label is in `wanted`, by hashing: `np.isin` sorts
+    object arrays (0.3 s per call on 300k rows, 50x this)."""
+    return pd.Index(eras).isin(list(wanted))
+
+
 def era_sort_key(era: str) -> tuple[int, str]:
     """Order eras numerically ("0002" < "0010"); non-numeric labels such as "X" sort last."""
     return (int(era), era) if str(era).isdigit() else (10**9, str(era))

@@ -8,6 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
+from numerai_pipeline.data.eras import in_eras
+
 ProgressFn = Callable[[str], None]
 
 
@@ -51,7 +53,7 @@ class TrainingData:
         run (a fold's training eras, a holdout tail: rows are in era order), so a fold does not
         hold a second copy of the features; a copy otherwise (every other era, say). Treat the
         result as read-only."""
-        rows = np.flatnonzero(np.isin(self.eras, eras))
+        rows = np.flatnonzero(in_eras(self.eras, eras))
         if len(rows) == len(self.eras):
             return self
         if len(rows) and rows[-1] - rows[0] + 1 == len(rows):

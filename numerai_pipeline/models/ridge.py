@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from numerai_pipeline.data.eras import in_eras
 from numerai_pipeline.data.schema import ordinal_values
 from numerai_pipeline.evaluation.cv import split_holdout, target_span_eras
 from numerai_pipeline.evaluation.metrics import per_era_corr_table
@@ -64,7 +65,7 @@ class RidgeModel:
 
     def _moments(self, data: TrainingData, eras: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
         """X'X, X'y and the row count over `eras`' rows with a main target (y centred per era)."""
-        rows = np.flatnonzero(np.isin(data.eras, eras) & ~np.isnan(data.main_target))
+        rows = np.flatnonzero(in_eras(data.eras, eras) & ~np.isnan(data.main_target))
         y = data.main_target[rows].astype(np.float64)
         labels = data.eras[rows]
         _, era_ids = np.unique(labels, return_inverse=True)
@@ -105,7 +106,7 @@ class RidgeModel:
                 self._solve(gram, moment, n_rows, penalty, screen(inner, bar))
                 for bar, penalty in candidates
             ]
-            rows = np.flatnonzero(np.isin(data.eras, holdout))
+            rows = np.flatnonzero(in_eras(data.eras, holdout))
             scored = pd.DataFrame(self._linear(data.features, rows, np.stack(weights, 1)))
             table = per_era_corr_table(scored, data.main_target[rows], data.eras[rows])
             for j, candidate in enumerate(candidates):

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -8,6 +9,7 @@ from numerai_pipeline.data.eras import (
     build_era_index,
     era_labels,
     era_numbers,
+    in_eras,
     labeled_eras,
     sorted_eras,
     subsample_eras,
@@ -90,3 +92,12 @@ def test_era_labels_sort_numerically_and_are_padded():
         "0010",
         "eraX",
     ]
+
+
+def test_in_eras_masks_the_rows_of_the_wanted_eras():
+    eras = np.array(["0001", "0002", "X", None, "0002", "0010"], dtype=object)
+    mask = in_eras(eras, ["0002", "0010", "0099"])
+    assert mask.dtype == bool
+    assert mask.tolist() == [False, True, False, False, True, True]
+    assert not in_eras(eras, []).any()
+    assert in_eras(eras, np.array(["X"], dtype=object)).tolist() == [0, 0, 1, 0, 0, 0]
