@@ -39,8 +39,6 @@ SIZE_SETS = ("small", "medium", "all")
 ROW_GROUP_BYTES = 64 * 2**20
 """About the int8 bytes of one written row group: a reader decodes a row group at once (pyarrow's
 default of 1M rows is 2.4 GB of 2,400 features), and small ones let era filters skip data."""
-
-
 CHUNK_BYTES = 256 * 2**20
 """About the int8 feature bytes of the labeled rows that `build_feature_matrix` converts and
 writes at once (whole eras: engineered features are binned per era)."""
@@ -181,7 +179,7 @@ def build_feature_matrix(
             if TARGET_COL not in present:
                 continue
             wanted = features + [t for t in targets if t in present]
-            max_rows = max(CHUNK_BYTES // max(len(wanted), 1), 1)
+            max_rows = max(CHUNK_BYTES // len(wanted), 1)  # wanted holds `target` at least
             for chunk in read_numerai_era_chunks(path, wanted, list(eras), max_rows):
                 table = _to_table(_labeled_rows(chunk.to_frame()), columns, groups)
                 del chunk
