@@ -57,6 +57,15 @@ def sorted_eras(eras: Sequence[str]) -> list[str]:
     return sorted({str(e) for e in eras}, key=era_sort_key)
 
 
+def in_era_order(eras: np.ndarray) -> bool:
+    """Whether each era's rows are one run and the runs are in chronological order (compares
+    neighbours, then sorts the runs' labels only)."""
+    if not len(eras):
+        return True
+    runs = eras[np.r_[True, eras[1:] != eras[:-1]]]
+    return list(runs) == sorted_eras(runs)
+
+
 def era_numbers(ordered: Sequence[str]) -> np.ndarray:
     """Era numbers of chronologically ordered eras ("0007" -> 7), or their positions when some
     label is not numeric: distances between eras in weeks."""

@@ -103,20 +103,14 @@ def feature_codes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return codes, bad
 
 
-def label_strings(array: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """A label column (data_type) as strings."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
-    return pc.cast(array, pa.string())
-
-
-def shared_labels(array: pa.Array) -> np.ndarray:
-    """A label column (era, data type) as an object array whose rows share one str per distinct
-    label: a str per row costs ~50 bytes, 130 MB for 2.5M rows."""
-    encoded = array.dictionary_encode()
-    labels = np.array(encoded.dictionary.to_pylist() + [None], dtype=object)
+def shared_labels(array: pa.Array, is_era: bool) -> np.ndarray:
+    """A label column (era as `era_labels` writes it, or data_type) as an object array whose rows
+    share one str per distinct stored value: a str per row costs ~50 bytes, 130 MB for 2.5M
+    rows. Labels are converted on the distinct values only."""
+    encoded = array if pa.types.is_dictionary(array.type) else array.dictionary_encode()
+    distinct = encoded.dictionary
+    distinct = era_labels(distinct) if is_era else pc.cast(distinct, pa.string())
+    labels = np.array(distinct.to_pylist() + [None], dtype=object)
     return labels[pc.fill_null(encoded.indices, len(labels) - 1).to_numpy()]
 
 
@@ -360,14 +354,15 @@ class _RowScan:
         """The converted arrays and the kept label columns of one chunk as `NumeraiRows`."""
 
         def combined(name: str) -> pa.Array:
-            array = pa.chunked_array(kept[name], type=self.schema.field(name).type)
-            array = array.combine_chunks()
-            if name == ERA_COL:
-                return era_labels(array)
-            return label_strings(array) if name in self.leading else array
+            return pa.chunked_array(kept[name], type=self.schema.field(name).type).combine_chunks()
 
-        index = pd.Index(combined(ID_COL).cast(pa.string()).to_pandas(), name=ID_COL)
-        labels = pd.DataFrame({c: shared_labels(combined(c)) for c in self.leading}, index=index)
+        # ids are unique: arrow's default deduplication would only add a hash table (~120
+        # bytes per row, more than the strings themselves)
+        ids = combined(ID_COL).cast(pa.string()).to_pandas(deduplicate_objects=False)
+        index = pd.Index(ids, name=ID_COL)
+        labels = pd.DataFrame(
+            {c: shared_labels(combined(c), is_era=c == ERA_COL) for c in self.leading}, index=index
+        )
         values = pd.concat(
             [
                 pd.DataFrame(targs.T, index=index, columns=self.targets, copy=False),

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from numerai_pipeline.data.eras import sorted_eras
+from numerai_pipeline.data.eras import in_era_order, sorted_eras
 from numerai_pipeline.data.loading import (
     parquet_columns,
     read_features_json,
@@ -226,18 +226,20 @@ def load_training_data(
     rows = read_numerai_rows(
         matrix.labeled, columns=features + matrix.targets, eras=list(eras) if eras else None
     )
-    frame, block = rows.frame, rows.features  # the int8 block as read: no second copy
-    codes = pd.Categorical(frame[ERA_COL], categories=sorted_eras(frame[ERA_COL].unique())).codes
-    if (np.diff(codes) < 0).any():  # rows are written in era order: reorder only if needed
-        order = np.argsort(codes, kind="stable")
-        frame, block = frame.iloc[order], block[order]
+    block = rows.features  # the int8 block as read: no second copy
+    targets = rows.values.to_numpy(dtype=np.float32)  # the targets as read: a view, no copy
+    eras = rows.labels[ERA_COL].to_numpy(dtype=object)
+    ids = rows.labels.index.to_numpy(dtype=object)
+    if not in_era_order(eras):  # rows are written in era order: reorder only if needed
+        order = np.argsort(pd.Categorical(eras, categories=sorted_eras(eras)).codes, kind="stable")
+        block, targets, eras, ids = block[order], targets[order], eras[order], ids[order]
     return TrainingData(
         features=block,
-        targets=frame[matrix.targets].to_numpy(dtype=np.float32),
-        eras=frame[ERA_COL].to_numpy(dtype=object),
+        targets=targets,
+        eras=eras,
         feature_names=features,
         target_names=matrix.targets,
-        ids=frame.index.to_numpy(dtype=object),
+        ids=ids,
     )
 
 

@@ -9,6 +9,7 @@ from numerai_pipeline.data.eras import (
     build_era_index,
     era_labels,
     era_numbers,
+    in_era_order,
     in_eras,
     labeled_eras,
     sorted_eras,
@@ -101,3 +102,13 @@ def test_in_eras_masks_the_rows_of_the_wanted_eras():
     assert mask.tolist() == [False, True, False, False, True, True]
     assert not in_eras(eras, []).any()
     assert in_eras(eras, np.array(["X"], dtype=object)).tolist() == [0, 0, 1, 0, 0, 0]
+
+
+def test_in_era_order_needs_one_chronological_run_per_era():
+    def order(*eras: str) -> bool:
+        return in_era_order(np.array(eras, dtype=object))
+
+    assert order() and order("0001", "0001", "0002", "0010", "X")
+    assert not order("0002", "0001")  # runs out of order
+    assert not order("0001", "0002", "0001")  # an era in two runs
+    assert order("9", "10") and not order("10", "9")  # chronological, not string order

@@ -175,7 +175,15 @@ def test_integer_eras_are_zero_padded_and_filterable(tmp_path: Path) -> None:
     assert read_numerai_parquet(path, eras=["0002"])["era"].unique().tolist() == ["0002"]
 
 
-@pytest.mark.parametrize("stored", [["7"] * 10 + ["12"] * 10, ["era7"] * 10 + ["era12"] * 10])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        ["7"] * 10 + ["12"] * 10,
+        ["era7"] * 10 + ["era12"] * 10,
+        ["7"] * 5 + ["era7"] * 5 + ["12"] * 10,  # both spellings of one era in one file
+        pd.Categorical(["era7"] * 10 + ["12"] * 10),  # stored dictionary-encoded
+    ],
+)
 def test_string_era_numbers_read_and_filter_as_padded_labels(tmp_path: Path, stored) -> None:
     """Unpadded ("7") and older "era7" labels read as "0007" and filter by it, as the era index
     names them."""

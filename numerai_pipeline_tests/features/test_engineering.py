@@ -86,6 +86,40 @@ def test_feature_matrix_is_the_same_built_in_chunks_of_eras(files, tmp_path, mon
     assert pq.read_table(chunked.labeled).equals(pq.read_table(whole.labeled))
 
 
+def test_training_rows_are_put_in_era_order(tmp_path):
+    """Rows read in file order, whatever it is, come back sorted by era with their features,
+    targets and ids still aligned."""
+    n = 12
+    frame = pd.DataFrame(
+        {
+            "era": ["0010", "0002", "0010", "0009"] * 3,
+            "data_type": "train",
+            "feature_a": np.arange(n, dtype=np.int8) % 5,
+            "target": np.linspace(0, 1, n, dtype=np.float32),
+            "target_aux": np.linspace(1, 0, n, dtype=np.float32),
+        },
+        index=pd.Index([f"n{i:02d}" for i in range(n)], name="id"),
+    )
+    frame.to_parquet(tmp_path / "labeled.parquet")
+    matrix = engineering.FeatureMatrix(
+        tmp_path / "labeled.parquet",
+        tmp_path / "live.parquet",
+        ["feature_a"],
+        [],
+        ["target", "target_aux"],
+    )
+    data = load_training_data(matrix)
+    expected = frame.iloc[np.argsort(frame["era"].astype(int), kind="stable")]
+    assert data.eras.tolist() == expected["era"].tolist()
+    assert data.ids.tolist() == expected.index.tolist()
+    np.testing.assert_array_equal(data.features[:, 0], expected["feature_a"])
+    np.testing.assert_array_equal(data.targets, expected[["target", "target_aux"]])
+    swapped = engineering.FeatureMatrix(
+        matrix.labeled, matrix.live, ["feature_a"], [], ["target_aux", "target"]
+    )
+    np.testing.assert_array_equal(load_training_data(swapped).targets, data.targets[:, ::-1])
+
+
 def test_unresolved_eras_are_written_as_unlabeled_features(files, tmp_path):
     index = build_era_index(files.train, files.validation, files.live)
     unresolved = unresolved_eras(index)
