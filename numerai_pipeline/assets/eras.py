@@ -1,7 +1,5 @@
 """[eras] Era index and the walk-forward CV plan with its embargo."""
 
-import os
-
 from dagster import Config, MetadataValue, Output, asset
 
 from numerai_pipeline.assets.partitions import CV_FOLDS
@@ -14,12 +12,13 @@ from numerai_pipeline.data.eras import (
 from numerai_pipeline.data.schema import TARGET_COL
 from numerai_pipeline.data.sources import DatasetFiles
 from numerai_pipeline.evaluation.cv import EraPlan, embargo_for_target, era_cv_splits
+from numerai_pipeline.resources import env_int
 
 
 class EraConfig(Config):
     """Keep every Nth labeled era (1 = all; Numerai's examples use 4 on full data)."""
 
-    every_nth_era: int = int(os.environ.get("NUMERAI_EVERY_NTH_ERA", "1"))
+    every_nth_era: int = env_int("NUMERAI_EVERY_NTH_ERA", 1)
 
 
 @asset(group_name="eras")

@@ -12,6 +12,17 @@ from numerai_pipeline.resources.numerai import numerai_resource_from_env
 from numerai_pipeline.storage.home import PipelineHome
 
 
+def env_int(name: str, default: int) -> int:
+    """An integer setting from the environment; a ValueError naming the variable if malformed."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}: fix or unset it") from None
+
+
 def resources_from_env() -> dict[str, object]:
     """Resources configured from NUMERAI_* environment variables (each is editable in the UI)."""
     home = PipelineHome.from_env()
@@ -27,6 +38,7 @@ def resources_from_env() -> dict[str, object]:
         "compute": ComputeResource(
             device=os.environ.get("NUMERAI_DEVICE", "auto"),
             preset=os.environ.get("NUMERAI_MODEL_PRESET", "auto"),
+            seed=env_int("NUMERAI_NEURAL_SEED", 0),
         ),
         "mlflow_tracking": MlflowTracking(
             tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", home.mlflow_tracking_uri),

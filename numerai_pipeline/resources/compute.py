@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dagster import ConfigurableResource
 
 PRESETS = ("auto", "gpu", "cpu_demo", "tiny")
@@ -11,11 +13,13 @@ class ComputeResource(ConfigurableResource):
     """Device and model-size preset for the GPU-tagged training assets.
 
     `device`: "auto" (cuda if available), "cuda" or "cpu". `preset`: "auto" (gpu on CUDA,
-    cpu_demo on CPU), or a named `MTMConfig` preset. `torch_threads`: 0 keeps torch's default.
+    cpu_demo on CPU), or a named `MTMConfig` preset. `seed`: of the neural models (the MTM, its
+    ablation and the MLP), for seed sweeps. `torch_threads`: 0 keeps torch's default.
     """
 
     device: str = "auto"
     preset: str = "auto"
+    seed: int = 0
     torch_threads: int = 0
 
     def torch_device(self) -> str:
@@ -36,7 +40,7 @@ class ComputeResource(ConfigurableResource):
         name = self.preset
         if name == "auto":
             name = "gpu" if device.startswith("cuda") else "cpu_demo"
-        return getattr(MTMConfig, name)()
+        return replace(getattr(MTMConfig, name)(), seed=self.seed)
 
     def mlp_config(self, device: str):
         """The MLP configuration for this preset (small for `tiny`); it picks its epoch on the
@@ -45,5 +49,5 @@ class ComputeResource(ConfigurableResource):
 
         stride = self.mtm_config(device).selection_era_stride
         if self.preset == "tiny":
-            return MLPConfig(hidden=(16,), epochs=2, selection_era_stride=stride)
-        return MLPConfig(selection_era_stride=stride)
+            return MLPConfig(hidden=(16,), epochs=2, selection_era_stride=stride, seed=self.seed)
+        return MLPConfig(selection_era_stride=stride, seed=self.seed)

@@ -36,3 +36,12 @@ def test_compute_picks_cpu_here_and_the_preset_follows_the_device():
     assert compute.mlp_config("cpu").selection_era_stride == 2
     with pytest.raises(ValueError, match="unknown compute preset"):
         ComputeResource(preset="huge").mtm_config("cpu")
+
+
+def test_compute_seed_seeds_every_neural_model():
+    compute = ComputeResource(seed=7)
+    assert compute.mtm_config("cpu").seed == 7
+    assert compute.mtm_config("cpu").d_model == ComputeResource().mtm_config("cpu").d_model
+    assert compute.mlp_config("cpu").seed == 7
+    assert ComputeResource(seed=7, preset="tiny").mlp_config("cpu").seed == 7
+    assert ComputeResource().mtm_config("cpu").seed == 0
