@@ -1,9 +1,10 @@
 """MTM throughput and memory: training rows/s, achieved GFLOP/s (analytic FLOP count) against the
-machine's measured fp32 matmul GFLOP/s, peak RSS against the int8 feature bytes trained on, and
-bf16 MFU where CUDA exists.
+machine's measured fp32 matmul GFLOP/s, peak RSS against the int8 feature bytes trained on, bf16
+MFU where CUDA exists, and the activations one training step keeps for its backward pass (per
+row, and for the preset's whole-era batch: what decides whether a preset fits on a GPU).
 
     python benchmarks/bench_mtm.py [--preset cpu_demo|gpu] [--eras 40] [--rows 1500]
-        [--threads 2] [--set d_model=64 --set n_heads=4]
+        [--threads 2] [--set d_model=64 --set n_heads=4] [--activations-only]
 """
 
 from __future__ import annotations
@@ -98,6 +99,51 @@ def step_throughput(
     return steps * rows / elapsed, 3 * float(np.mean(flops))
 
 
+def saved_activation_bytes(
+    net: MTM, config: MTMConfig, kind: MaskKind | None, n_features: int, rows: int, device
+) -> int:
+    """Bytes of the tensors one training step saves for its backward pass (each storage counted
+    once; parameters excluded): the activation memory, linear in the rows of the batch. Under
+    CUDA autocast they are the bf16/fp32 mix the GPU holds."""
+    rng = np.random.default_rng(0)
+    features = torch.from_numpy(rng.integers(-1, 5, (rows, n_features)).astype(np.int8))
+    targets = torch.from_numpy((rng.integers(0, 5, (rows, net.n_targets)) / 4).astype(np.float32))
+    batch = {FEATURES: features.to(device), TARGETS: targets.to(device)}
+    era_ids = torch.arange(rows, device=device) * 4 // rows
+    params = {p.untyped_storage().data_ptr() for p in net.parameters()}
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in params:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(device):
+        if kind is None:
+            logits = net.predict_logits(batch[FEATURES])
+            loss = pearson_loss(expected_value(logits[:, 0]), batch[TARGETS][:, 0], era_ids)
+        else:
+            mask = make_mask(kind, rows, net.n_groups, net.n_targets, config, feature_keep=1.0)
+            _, loss = net(batch, {m: v.to(device) for m, v in mask.items()})
+    del loss
+    return sum(storages.values())
+
+
+def print_activations(net: MTM, config: MTMConfig, args: argparse.Namespace, device) -> None:
+    """Activation bytes per row of a pretraining (PREDICT, every group visible: the most encoder
+    tokens) and a finetuning step, and for the preset's batch of `eras_per_batch` x `--rows`."""
+    batch_rows = config.eras_per_batch * args.rows
+    probe = min(batch_rows, 2048)
+    for label, kind in (("pretrain predict", MaskKind.PREDICT), ("finetune", None)):
+        per_row = saved_activation_bytes(net, config, kind, args.features, probe, device) / probe
+        print(
+            f"{label:17s}: activations {per_row / 2**10:.1f} KiB/row -> "
+            f"{per_row * batch_rows / 2**30:.2f} GiB for a batch of {config.eras_per_batch} "
+            f"x {args.rows} rows"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="cpu_demo", choices=["cpu_demo", "gpu"])
@@ -110,6 +156,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--set", action="append", default=[], help="MTMConfig field=value")
+    parser.add_argument(
+        "--activations-only", action="store_true", help="print the activation memory and stop"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -127,6 +176,10 @@ def main() -> None:
         f"d={config.d_model}, {config.n_encoder_layers}+{config.n_decoder_layers} layers, "
         f"{n_groups} groups + {args.targets} targets, {n_params / 1e3:.0f}k params"
     )
+
+    print_activations(net, config, args, device)
+    if args.activations_only:
+        return
 
     tokens = config.batch_rows * (n_groups + args.targets)
     shapes = {
