@@ -100,7 +100,12 @@ def step_throughput(
 
 
 def saved_activation_bytes(
-    net: MTM, config: MTMConfig, kind: MaskKind | None, n_features: int, rows: int, device
+    net: MTM,
+    config: MTMConfig,
+    kind: MaskKind | None,
+    n_features: int,
+    rows: int,
+    device: torch.device,
 ) -> int:
     """Bytes of the tensors one training step saves for its backward pass (each storage counted
     once; parameters excluded): the activation memory, linear in the rows of the batch. Under
@@ -130,7 +135,9 @@ def saved_activation_bytes(
     return sum(storages.values())
 
 
-def print_activations(net: MTM, config: MTMConfig, args: argparse.Namespace, device) -> None:
+def print_activations(
+    net: MTM, config: MTMConfig, args: argparse.Namespace, device: torch.device
+) -> None:
     """Activation bytes per row of a pretraining (PREDICT, every group visible: the most encoder
     tokens) and a finetuning step, and for the preset's batch of `eras_per_batch` x `--rows`."""
     batch_rows = config.eras_per_batch * args.rows
