@@ -3,7 +3,10 @@ and optionally of one model's fit and prediction on those arrays.
 
 Prints, for a synthetic preset or a Numerai-format folder, the int8 feature bytes of the labeled
 rows and the peak RSS of each stage as a ratio to them (1.0 = one int8 copy; a float64 frame
-would be 8+). Peak RSS only grows, so measure one model per run.
+would be 8+). Peak RSS only grows, so measure one model per run. The model is the roster's, with
+the `cpu_demo` neural preset on the default device, and gets what the pipeline gives it: the rows
+without targets (MTM) or the era-context table (RNN), built with the model's imports as a stage
+of their own.
 
     .venv/bin/python benchmarks/bench_memory.py --preset large
     .venv/bin/python benchmarks/bench_memory.py --data /data/numerai --model mlp
@@ -19,24 +22,34 @@ from pathlib import Path
 
 from numerai_pipeline.data.eras import build_era_index, labeled_eras
 from numerai_pipeline.data.sources import ensure_synthetic_dataset, locate_local_dataset
-from numerai_pipeline.features.engineering import build_feature_matrix, load_training_data
+from numerai_pipeline.features.engineering import (
+    FeatureMatrix,
+    build_feature_matrix,
+    load_training_data,
+    load_unlabeled_features,
+)
+from numerai_pipeline.features.era_context import era_context_of
 from numerai_pipeline.models.base import TournamentModel
 
+MODELS = ("xgboost", "ridge", "mtm", "mtm_no_pretrain", "mlp", "rnn", "rnn_no_context")
+"""The roster's models (imported only when one is fit: the baseline RSS is the data path's)."""
 
-def make_model(name: str) -> TournamentModel:
-    """The pipeline's model of that name with its CPU configuration."""
-    if name == "xgboost":
-        from numerai_pipeline.models.xgb import XGBoostModel
 
-        return XGBoostModel()
-    if name == "mtm":
-        from numerai_pipeline.models.mtm import MTMConfig
-        from numerai_pipeline.models.mtm_training import MTMModel
+def make_model(name: str, matrix: FeatureMatrix) -> TournamentModel:
+    """The roster's model of that name as the pipeline builds it: the `cpu_demo` preset, the
+    default device for a network, the feature groups and the inputs it reads beyond its rows."""
+    from numerai_pipeline.models.device import select_device
+    from numerai_pipeline.models.roster import SPECS, ModelInputs, NeuralPreset
 
-        return MTMModel(MTMConfig.cpu_demo())
-    from numerai_pipeline.models.mlp import MLPModel
-
-    return MLPModel()
+    spec = SPECS[name]
+    inputs = ModelInputs(
+        NeuralPreset.named("cpu_demo"),
+        device=str(select_device()) if spec.neural else "cpu",
+        seed_groups=matrix.groups,
+        unlabeled=load_unlabeled_features(matrix) if "unlabeled" in spec.needs else None,
+        era_context=era_context_of(matrix) if "era_context" in spec.needs else None,
+    )
+    return spec.make(inputs)
 
 
 def peak_rss_bytes() -> int:
@@ -50,7 +63,7 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=None, help="where to generate")
     parser.add_argument("--data", type=Path, help="a Numerai-format folder instead of synthetic")
     parser.add_argument("--version", default="v5.0")
-    parser.add_argument("--model", choices=("xgboost", "mtm", "mlp"), help="also fit one model")
+    parser.add_argument("--model", choices=MODELS, help="also fit one model")
     args = parser.parse_args()
     root = args.data_root or Path(tempfile.mkdtemp(prefix="bench_memory_"))
     if args.data:
@@ -67,7 +80,8 @@ def main() -> None:
     after_load = peak_rss_bytes()
     stages = [("build_feature_matrix", after_matrix), ("load_training_data", after_load)]
     if args.model:
-        model = make_model(args.model)
+        model = make_model(args.model, matrix)
+        stages.append(("imports + inputs", peak_rss_bytes()))
         model.fit(data)
         model.predict(data.features, data.eras)
         stages.append((f"{args.model} fit + predict", peak_rss_bytes()))

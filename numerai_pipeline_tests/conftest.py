@@ -43,4 +43,5 @@ def pipeline_home(tmp_path: Path, mlflow_template_db: Path, monkeypatch) -> Pipe
     home.root.mkdir(parents=True)
     shutil.copyfile(mlflow_template_db, home.mlflow_db)
     monkeypatch.setenv("NUMERAI_PIPELINE_HOME", str(home.root))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", home.mlflow_tracking_uri)
     return home

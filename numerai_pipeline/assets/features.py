@@ -1,10 +1,13 @@
-"""[features] The int8 feature matrix: chosen feature set plus engineered group features."""
+"""[features] The int8 feature matrix and the era-context table."""
 
+import numpy as np
 from dagster import Config, MetadataValue, Output, asset
 
+from numerai_pipeline.assets import CODE_VERSION
+from numerai_pipeline.core.folds import EraPlan
 from numerai_pipeline.data.sources import DatasetFiles
-from numerai_pipeline.evaluation.cv import EraPlan
 from numerai_pipeline.features.engineering import FeatureMatrix, build_feature_matrix
+from numerai_pipeline.features.era_context import EraContext, era_context_of
 from numerai_pipeline.resources.home import HomeResource
 
 
@@ -15,7 +18,7 @@ class FeatureConfig(Config):
     engineer: bool = True
 
 
-@asset(group_name="features", kinds={"parquet"})
+@asset(code_version=CODE_VERSION, group_name="features", kinds={"parquet"})
 def feature_matrix(
     home: HomeResource, numerai_dataset: DatasetFiles, era_index: EraPlan, config: FeatureConfig
 ) -> Output[FeatureMatrix]:
@@ -35,11 +38,29 @@ def feature_matrix(
             "features": len(matrix.features),
             "engineered_features": len(matrix.engineered),
             "targets": len(matrix.targets),
+            "neutralizers": len(matrix.neutralizers),
             "labeled_path": MetadataValue.path(str(matrix.labeled)),
             "live_path": MetadataValue.path(str(matrix.live)),
             "unresolved_path": MetadataValue.path(str(matrix.unresolved or "none")),
             "engineered": MetadataValue.md(
                 "\n".join(f"- `{c}`" for c in matrix.engineered) or "none"
             ),
+        },
+    )
+
+
+@asset(code_version=CODE_VERSION, group_name="features")
+def era_context(feature_matrix: FeatureMatrix) -> Output[EraContext]:
+    """Per era, feature co-movement and feature-target correlations: what the RNN reads."""
+    context = era_context_of(feature_matrix)
+    unresolved = int(np.isnan(context.correlations).all(axis=1).sum())
+    return Output(
+        context,
+        metadata={
+            "eras": len(context.eras),
+            "summary_inputs": context.summaries.shape[1],
+            "correlation_inputs": context.correlations.shape[1],
+            "eras_without_targets": unresolved,
+            "target_span_eras": context.span,
         },
     )

@@ -1,5 +1,6 @@
 """[ingest] The raw dataset files for a data version, and blocking checks on them."""
 
+import warnings
 from collections.abc import Iterator
 
 from dagster import (
@@ -7,13 +8,17 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    BetaWarning,
+    DataVersion,
     Output,
     asset,
     multi_asset_check,
 )
 
+from numerai_pipeline.assets import CODE_VERSION
+from numerai_pipeline.data.consistency import check_consistency, dataset_notes
 from numerai_pipeline.data.sources import DatasetFiles
-from numerai_pipeline.data.validation import check_dataset_file
+from numerai_pipeline.data.validation import REMEDIES, CheckResult, scan_dataset_file
 from numerai_pipeline.resources.data_source import NumeraiDataSource
 from numerai_pipeline.resources.home import HomeResource
 from numerai_pipeline.resources.numerai import NumeraiResource
@@ -21,7 +26,7 @@ from numerai_pipeline.resources.numerai import NumeraiResource
 CHECKED_FILES = {"train": True, "validation": True, "live": False}
 
 
-@asset(group_name="ingest", kinds={"parquet"})
+@asset(code_version=CODE_VERSION, group_name="ingest", kinds={"parquet"})
 def numerai_dataset(
     context: AssetExecutionContext,
     home: HomeResource,
@@ -36,28 +41,54 @@ def numerai_dataset(
         f"{path.name}_bytes": path.stat().st_size
         for path in (files.train, files.validation, files.live)
     }
-    return Output(files, metadata={"source": data_source.source, **files.to_metadata(), **sizes})
+    with warnings.catch_warnings():  # data versions on outputs are a beta API, used on purpose
+        warnings.simplefilter("ignore", BetaWarning)
+        return Output(
+            files,
+            data_version=DataVersion(files.fingerprint()),
+            metadata={"source": data_source.source, **files.to_metadata(), **sizes},
+        )
 
 
 @multi_asset_check(
     specs=[
-        AssetCheckSpec(f"{name}_file_valid", asset=numerai_dataset, blocking=True)
-        for name in CHECKED_FILES
+        *(
+            AssetCheckSpec(f"{name}_file_valid", asset=numerai_dataset, blocking=True)
+            for name in CHECKED_FILES
+        ),
+        AssetCheckSpec("files_consistent", asset=numerai_dataset, blocking=True),
+        AssetCheckSpec("dataset_notes", asset=numerai_dataset),
     ],
     ins={"files": numerai_dataset.key},
 )
 def dataset_checks(files: DatasetFiles) -> Iterator[AssetCheckResult]:
-    """Schema, feature values, unique ids, eras and target NaN policy of each file (blocking)."""
-    for name, require_target in CHECKED_FILES.items():
-        results = check_dataset_file(getattr(files, name), require_target=require_target)
-        failed = [r for r in results if not r.passed]
-        yield AssetCheckResult(
-            check_name=f"{name}_file_valid",
-            asset_key=numerai_dataset.key,
-            passed=not failed,
-            severity=AssetCheckSeverity.ERROR,
-            description="; ".join(r.message for r in failed) or f"{name} file passed all checks",
-            metadata={
-                f"{r.name}": ("ok: " if r.passed else "FAILED: ") + r.message for r in results
-            },
-        )
+    """Each file's schema, values, ids, eras and targets, then the files against each other (blocking)."""
+    remedy = REMEDIES[files.source]
+    scans = {
+        name: scan_dataset_file(getattr(files, name), require_target=required, remedy=remedy)
+        for name, required in CHECKED_FILES.items()
+    }
+    for name, scan in scans.items():
+        yield _result(f"{name}_file_valid", scan.results, f"{name} file passed all checks")
+    yield _result("files_consistent", [check_consistency(files, scans, remedy)], "")
+    notes = dataset_notes(scans)
+    yield AssetCheckResult(
+        check_name="dataset_notes",
+        asset_key=numerai_dataset.key,
+        passed=notes.passed,
+        severity=AssetCheckSeverity.WARN,
+        description=notes.message,
+    )
+
+
+def _result(check_name: str, results: list[CheckResult], ok: str) -> AssetCheckResult:
+    """A blocking check's result: failed (ERROR) when any of `results` failed."""
+    failed = [r for r in results if not r.passed]
+    return AssetCheckResult(
+        check_name=check_name,
+        asset_key=numerai_dataset.key,
+        passed=not failed,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(r.message for r in failed) or ok or results[0].message,
+        metadata={r.name: ("ok: " if r.passed else "FAILED: ") + r.message for r in results},
+    )

@@ -3,39 +3,41 @@
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 
-from numerai_pipeline.data.schema import ERA_COL
+from numerai_pipeline.assets import CODE_VERSION
+from numerai_pipeline.core.schema import DATA_TYPE_COL, ERA_COL
 from numerai_pipeline.data.sources import DatasetFiles
 from numerai_pipeline.features.engineering import FeatureMatrix, load_live_features
-from numerai_pipeline.models.xgb import XGBoostModel
 from numerai_pipeline.resources.home import HomeResource
 from numerai_pipeline.resources.mlflow_tracking import MlflowTracking
 from numerai_pipeline.resources.numerai import NumeraiResource
-from numerai_pipeline.submission.predictions import (
-    submission_frame,
-    validate_submission,
-    write_submission,
-)
+from numerai_pipeline.submission.predictions import validate_submission, write_submission
 from numerai_pipeline.submission.upload import submit_predictions
 
 
-@asset(group_name="submission")
+@asset(code_version=CODE_VERSION, group_name="submission")
 def live_predictions(
-    feature_matrix: FeatureMatrix, xgboost_model: XGBoostModel
+    context: AssetExecutionContext,
+    mlflow_tracking: MlflowTracking,
+    feature_matrix: FeatureMatrix,
+    champion: str,
 ) -> Output[pd.DataFrame]:
-    """Predictions for the live era, ranked into (0, 1), one row per live id."""
+    """The champion's predictions for the live era, in (0, 1), one row per live id."""
     live = load_live_features(feature_matrix)
-    raw = xgboost_model.predict(
-        live[feature_matrix.all_features].to_numpy(), live[ERA_COL].to_numpy()
-    )
-    frame = submission_frame(live.index, raw, live[ERA_COL].to_numpy())
+    model = mlflow_tracking.load_pyfunc(champion)
+    rows = live.drop(columns=[DATA_TYPE_COL], errors="ignore").reset_index(drop=True)
+    values = np.asarray(model.predict(rows), dtype="float64")
+    frame = pd.DataFrame({"id": live.index.to_numpy(), "prediction": values})
     validate_submission(frame, live.index)
+    context.log.info(f"{len(frame)} live predictions from {champion}")
     return Output(
         frame,
         metadata={
             "rows": len(frame),
+            "model": champion,
             "live_eras": MetadataValue.text(", ".join(live[ERA_COL].unique())),
         },
     )
@@ -48,7 +50,7 @@ class SubmissionConfig(Config):
     force: bool = False
 
 
-@asset(group_name="submission", kinds={"csv"})
+@asset(code_version=CODE_VERSION, group_name="submission", kinds={"csv"})
 def submission(
     context: AssetExecutionContext,
     config: SubmissionConfig,
@@ -66,7 +68,7 @@ def submission(
     )
     path = write_submission(live_predictions, home.paths.submissions / label / "predictions.csv")
     context.log.info(f"submission file: {path}")
-    metadata = {"path": MetadataValue.path(str(path)), "rows": len(live_predictions)}
+    metadata = {"submission_file": MetadataValue.path(str(path)), "rows": len(live_predictions)}
     if config.upload:
         result = submit_predictions(
             numerai.client(),

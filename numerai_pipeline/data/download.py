@@ -6,7 +6,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from numerai_pipeline.data.schema import DatasetError
+from numerai_pipeline.core.schema import DatasetError
 from numerai_pipeline.numerai_api.client import NumeraiClient
 from numerai_pipeline.storage.atomic import atomic_path
 

@@ -14,8 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from numerai_pipeline.data.eras import era_labels, stored_era_values
-from numerai_pipeline.data.schema import (
+from numerai_pipeline.core.schema import (
     DATA_TYPE_COL,
     ERA_COL,
     FEATURE_PREFIX,
@@ -25,6 +24,7 @@ from numerai_pipeline.data.schema import (
     TARGET_PREFIX,
     DatasetError,
 )
+from numerai_pipeline.data.eras import era_labels, stored_era_values
 
 _BATCH_BYTES = 64 * 2**20
 """Rough size of one scanned record batch; bounds the Arrow memory held while converting."""

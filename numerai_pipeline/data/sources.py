@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import hashlib
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from numerai_pipeline.data.schema import DatasetError, validate_version
+from numerai_pipeline.core.schema import DatasetError, validate_version
 from numerai_pipeline.data.synthetic import is_complete, resolve_preset, write_synthetic_dataset
 
 REQUIRED_FILES = ("train.parquet", "validation.parquet", "live.parquet")
@@ -25,6 +26,19 @@ class DatasetFiles:
     signal: Path | None = None
     round_num: int | None = None
     """The tournament round the live file belongs to (known for numerapi downloads)."""
+    source: str = "local"
+    """Where the files came from: "local" (a folder of the user's), "synthetic" or "numerai"."""
+
+    def fingerprint(self) -> str:
+        """A digest of the names, sizes and modification times of the files: changes when a file
+        is replaced (downloaded, regenerated, edited), so what was built from them is stale."""
+        digest = hashlib.sha256()
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Path) and value.is_file():
+                stat = value.stat()
+                digest.update(f"{f.name}:{value.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+        return digest.hexdigest()[:16]
 
     def to_metadata(self) -> dict[str, str]:
         """The fields as strings (for asset metadata); absent optional files are left out."""
@@ -70,4 +84,4 @@ def ensure_synthetic_dataset(data_root: Path, version: str, preset: str, seed: i
     folder = Path(data_root) / f"synthetic-{preset}-{seed}"
     if not is_complete(folder / version):
         write_synthetic_dataset(folder, version=version, preset=preset, seed=seed)
-    return locate_local_dataset(folder, version)
+    return replace(locate_local_dataset(folder, version), source="synthetic")

@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from numerai_pipeline.data.schema import (
+from numerai_pipeline.core.schema import (
     DATA_TYPE_COL,
     ERA_COL,
     FEATURE_PREFIX,

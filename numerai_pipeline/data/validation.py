@@ -12,9 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from numerai_pipeline.data.eras import era_labels
-from numerai_pipeline.data.loading import corrupt_file_error, feature_codes, open_parquet
-from numerai_pipeline.data.schema import (
+from numerai_pipeline.core.eras import sorted_eras
+from numerai_pipeline.core.schema import (
     DATA_TYPE_COL,
     ERA_COL,
     FEATURE_PREFIX,
@@ -25,6 +24,8 @@ from numerai_pipeline.data.schema import (
     feature_columns,
     target_columns,
 )
+from numerai_pipeline.data.eras import era_labels
+from numerai_pipeline.data.loading import corrupt_file_error, feature_codes, open_parquet
 
 CHECK_NAMES = ("schema", "feature_values", "unique_ids", "eras", "target_nan_policy")
 """Checks `check_dataset_file` reports for a readable file (an unreadable one: `readable`)."""
@@ -100,6 +101,14 @@ def validate_numerai_frame(df: pd.DataFrame, *, name: str, require_target: bool)
             )
 
 
+REMEDIES = {
+    "synthetic": "delete the file; the synthetic dataset is regenerated on the next run",
+    "numerai": "delete the file and run again to download it from Numerai",
+    "local": "fix the file or export it again from where it came from",
+}
+"""What to do about a bad file, by where the files came from (`DatasetFiles.source`)."""
+
+
 @dataclass
 class _Tally:
     """Running counts over the record batches of one file."""
@@ -110,10 +119,13 @@ class _Tally:
     missing_values: int = 0
     id_hashes: list[np.ndarray] = field(default_factory=list)
     era_rows: Counter = field(default_factory=Counter)
+    labeled_era_rows: Counter = field(default_factory=Counter)
     train_nan: int = 0
     labeled_rows: int = 0
     validation_rows: Counter = field(default_factory=Counter)
     validation_nan: Counter = field(default_factory=Counter)
+    targets_out_of_range: int = 0
+    target_example: str = ""
 
     def add(self, batch: pa.RecordBatch, features: list[str]) -> None:
         names = batch.schema.names
@@ -130,8 +142,24 @@ class _Tally:
         if ID_COL in names:
             ids = batch.column(ID_COL).to_numpy(zero_copy_only=False)
             self.id_hashes.append(pd.util.hash_array(ids.astype(object)))
-        if ERA_COL not in names:
-            return
+        self._add_targets(batch)
+        if ERA_COL in names:
+            self._add_eras(batch)
+
+    def _add_targets(self, batch: pa.RecordBatch) -> None:
+        """Count target values outside [0, 1] (NaN is allowed: unresolved)."""
+        for name in target_columns(batch.schema.names):
+            try:
+                values = pc.cast(batch.column(name), pa.float64()).to_numpy(zero_copy_only=False)
+            except pa.ArrowInvalid:
+                continue  # not numeric: the loader names the column
+            outside = (values < 0) | (values > 1)
+            if outside.any() and not self.target_example:
+                self.target_example = f"{name!r} has {values[outside][0]:g}"
+            self.targets_out_of_range += int(outside.sum())
+
+    def _add_eras(self, batch: pa.RecordBatch) -> None:
+        names = batch.schema.names
         eras = era_labels(batch.column(ERA_COL))
         counts = pc.value_counts(eras)
         values, sizes = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
@@ -149,6 +177,7 @@ class _Tally:
         self.train_nan += int((nan & (kinds == "train")).sum())
         in_validation = kinds == "validation"
         era_values = np.asarray(eras.to_numpy(zero_copy_only=False), dtype=object)
+        self.labeled_era_rows.update(Counter(era_values[~nan]))
         self.validation_rows.update(Counter(era_values[in_validation]))
         self.validation_nan.update(Counter(era_values[in_validation & nan]))
 
@@ -167,9 +196,32 @@ def _duplicate_ids(pf: pq.ParquetFile, hashes: np.ndarray, batch_rows: int) -> t
     return sum(v - 1 for v in repeats.values()), str(next(iter(repeats), ""))
 
 
-def check_dataset_file(
-    path: Path, *, require_target: bool, batch_rows: int = 200_000
-) -> list[CheckResult]:
+@dataclass
+class FileScan:
+    """A file's check results and what the checks across files need of it."""
+
+    path: Path
+    results: list[CheckResult]
+    tally: _Tally = field(default_factory=_Tally)
+
+    @property
+    def readable(self) -> bool:
+        return not any(r.name == "readable" for r in self.results)
+
+    @property
+    def id_hashes(self) -> np.ndarray:
+        return (
+            np.concatenate(self.tally.id_hashes) if self.tally.id_hashes else np.zeros(0, np.uint64)
+        )
+
+
+def scan_dataset_file(
+    path: Path,
+    *,
+    require_target: bool,
+    remedy: str = REMEDIES["numerai"],
+    batch_rows: int = 200_000,
+) -> FileScan:
     """Stream a dataset file by record batches and check it (see CHECK_NAMES).
 
     A file that cannot be read gives a single failed `readable` result instead.
@@ -178,11 +230,12 @@ def check_dataset_file(
     try:
         pf = open_parquet(path)
     except DatasetError as exc:
-        return [CheckResult("readable", False, str(exc), {"path": str(path)})]
+        return FileScan(path, [CheckResult("readable", False, str(exc), {"path": str(path)})])
     with pf:
         names = pf.schema_arrow.names
         features = feature_columns(names)
-        wanted = [c for c in (ID_COL, ERA_COL, DATA_TYPE_COL, TARGET_COL) if c in names]
+        wanted = [c for c in (ID_COL, ERA_COL, DATA_TYPE_COL) if c in names]
+        wanted += target_columns(names)
         tally = _Tally()
         try:
             for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted + features):
@@ -191,18 +244,37 @@ def check_dataset_file(
             n_duplicates, duplicate = _duplicate_ids(pf, hashes, batch_rows)
         except (pa.ArrowException, OSError) as exc:
             message = str(corrupt_file_error(path, exc))
-            return [CheckResult("readable", False, message, {"path": str(path)})]
-    return [
-        _schema_result(path, names, features, require_target, pf.metadata.num_rows),
-        _feature_result(path, tally, len(features)),
-        _ids_result(path, names, n_duplicates, duplicate),
-        _eras_result(path, names, tally),
-        _target_result(path, names, tally, require_target),
+            return FileScan(path, [CheckResult("readable", False, message, {"path": str(path)})])
+    results = [
+        _schema_result(path, names, features, require_target, pf.metadata.num_rows, remedy),
+        _feature_result(path, tally, len(features), remedy),
+        _ids_result(path, names, n_duplicates, duplicate, remedy),
+        _eras_result(path, names, tally, remedy),
+        _target_result(path, names, tally, require_target, remedy),
     ]
+    return FileScan(path, results, tally)
+
+
+def check_dataset_file(
+    path: Path,
+    *,
+    require_target: bool,
+    remedy: str = REMEDIES["numerai"],
+    batch_rows: int = 200_000,
+) -> list[CheckResult]:
+    """The results of `scan_dataset_file`."""
+    return scan_dataset_file(
+        path, require_target=require_target, remedy=remedy, batch_rows=batch_rows
+    ).results
 
 
 def _schema_result(
-    path: Path, names: list[str], features: list[str], require_target: bool, n_rows: int
+    path: Path,
+    names: list[str],
+    features: list[str],
+    require_target: bool,
+    n_rows: int,
+    remedy: str,
 ) -> CheckResult:
     needed = [ID_COL, ERA_COL] + ([TARGET_COL] if require_target else [])
     missing = [c for c in needed if c not in names] + ([] if features else ["feature_*"])
@@ -213,43 +285,49 @@ def _schema_result(
     }
     if missing:
         message = (
-            f"{path} lacks columns {', '.join(missing)}; it is not a Numerai dataset file of "
-            "this kind: delete it and download/regenerate it"
+            f"{path} lacks columns {', '.join(missing)}; it is not a Numerai {path.stem} file: "
+            f"{remedy}"
         )
+        return CheckResult("schema", False, message, metadata)
+    if n_rows == 0:
+        message = f"{path} has no rows: {remedy}"
         return CheckResult("schema", False, message, metadata)
     message = f"{n_rows} rows, {len(features)} features, {metadata['targets']} targets"
     return CheckResult("schema", True, message, metadata)
 
 
-def _feature_result(path: Path, tally: _Tally, n_features: int) -> CheckResult:
+def _feature_result(path: Path, tally: _Tally, n_features: int, remedy: str) -> CheckResult:
     metadata = {"bad_values": tally.bad_values, "missing_values": tally.missing_values}
     if tally.bad_values:
         message = (
             f"{path}: {tally.bad_values} feature values are not bins 0..4 (e.g. "
-            f"{tally.bad_example}); the file is corrupt or not Numerai's: re-download/regenerate it"
+            f"{tally.bad_example}; expected integers 0..4, floats in {{0, .25, .5, .75, 1}} or "
+            f"NaN): {remedy}"
         )
         return CheckResult("feature_values", False, message, metadata)
-    message = f"{n_features} features, all bins; {tally.missing_values} missing (NaN) values"
+    message = f"{n_features} features, all bins; {tally.missing_values} missing (-1 or NaN) values"
     return CheckResult("feature_values", True, message, metadata)
 
 
-def _ids_result(path: Path, names: list[str], n_duplicates: int, example: str) -> CheckResult:
+def _ids_result(
+    path: Path, names: list[str], n_duplicates: int, example: str, remedy: str
+) -> CheckResult:
     if ID_COL not in names:
-        message = f"{path} has no {ID_COL!r} column; delete it and download/regenerate it"
+        message = f"{path} has no {ID_COL!r} index or column: {remedy}"
         return CheckResult("unique_ids", False, message, {})
     metadata = {"duplicate_ids": n_duplicates}
     if n_duplicates:
         message = (
-            f"{path}: {n_duplicates} duplicate ids (e.g. {example!r}); the file is corrupt or "
-            "was concatenated twice: re-download/regenerate it"
+            f"{path}: {n_duplicates} duplicate ids (e.g. {example!r}); each row needs its own "
+            f"id (was the file concatenated twice?): {remedy}"
         )
         return CheckResult("unique_ids", False, message, metadata)
     return CheckResult("unique_ids", True, "all ids unique", metadata)
 
 
-def _eras_result(path: Path, names: list[str], tally: _Tally) -> CheckResult:
+def _eras_result(path: Path, names: list[str], tally: _Tally, remedy: str) -> CheckResult:
     if ERA_COL not in names:
-        message = f"{path} has no {ERA_COL!r} column; delete it and download/regenerate it"
+        message = f"{path} has no {ERA_COL!r} column: {remedy}"
         return CheckResult("eras", False, message, {})
     empty = sum(n for era, n in tally.era_rows.items() if not era)
     sizes = [n for era, n in tally.era_rows.items() if era]
@@ -259,13 +337,15 @@ def _eras_result(path: Path, names: list[str], tally: _Tally) -> CheckResult:
         "min_rows_per_era": min(sizes, default=0),
         "max_rows_per_era": max(sizes, default=0),
     }
-    if sizes:
-        labels = sorted(era for era in tally.era_rows if era)
+    if not tally.rows:
+        return CheckResult("eras", False, f"{path} has no rows: {remedy}", metadata)
+    labels = sorted_eras([era for era in tally.era_rows if era])
+    if labels:
         metadata |= {"first_era": labels[0], "last_era": labels[-1]}
-    if empty or not sizes:
+    if empty:
         message = (
-            f"{path}: {empty} rows have an empty era label (null or '') and {len(sizes)} eras "
-            "are labeled; every row needs its era: re-download/regenerate the file"
+            f"{path}: {empty} rows have no era label (null or ''); every row needs its era: "
+            f"{remedy}"
         )
         return CheckResult("eras", False, message, metadata)
     message = (
@@ -276,11 +356,11 @@ def _eras_result(path: Path, names: list[str], tally: _Tally) -> CheckResult:
 
 
 def _target_result(
-    path: Path, names: list[str], tally: _Tally, require_target: bool
+    path: Path, names: list[str], tally: _Tally, require_target: bool, remedy: str
 ) -> CheckResult:
     if TARGET_COL not in names:
         passed = not require_target
-        message = f"no {TARGET_COL!r} column" + ("" if passed else f" in {path}")
+        message = f"no {TARGET_COL!r} column" + ("" if passed else f" in {path}: {remedy}")
         return CheckResult("target_nan_policy", passed, message, {})
     partial = sorted(
         era for era, n in tally.validation_nan.items() if 0 < n < tally.validation_rows[era]
@@ -293,6 +373,7 @@ def _target_result(
         "train_nan_targets": tally.train_nan,
         "partially_labeled_validation_eras": len(partial),
         "unresolved_validation_eras": unresolved,
+        "targets_out_of_range": tally.targets_out_of_range,
     }
     problems = []
     if tally.train_nan:
@@ -304,11 +385,16 @@ def _target_result(
         )
     if require_target and not tally.labeled_rows:
         problems.append(f"no row has a non-NaN {TARGET_COL!r}")
+    if tally.targets_out_of_range:
+        problems.append(
+            f"{tally.targets_out_of_range} target values are outside [0, 1] (e.g. "
+            f"{tally.target_example}); Numerai's targets are in [0, 1]"
+        )
     if problems:
-        message = f"{path}: {'; '.join(problems)}; the file is damaged: re-download/regenerate it"
+        message = f"{path}: {'; '.join(problems)}: {remedy}"
         return CheckResult("target_nan_policy", False, message, metadata)
     message = (
-        f"{tally.labeled_rows} labeled rows; main target never NaN in train rows; "
-        f"{unresolved} unresolved validation eras (allowed)"
+        f"{tally.labeled_rows} labeled rows; targets in [0, 1]; main target never NaN in train "
+        f"rows; {unresolved} unresolved validation eras (allowed)"
     )
     return CheckResult("target_nan_policy", True, message, metadata)

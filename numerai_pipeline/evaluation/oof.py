@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from statistics import median_low
+
 import numpy as np
 import pandas as pd
 
-from numerai_pipeline.data.schema import ERA_COL, TARGET_COL
-from numerai_pipeline.evaluation.cv import EraFold
-from numerai_pipeline.models.base import ProgressFn, TournamentModel, TrainingData, no_progress
+from numerai_pipeline.core.folds import EraFold
+from numerai_pipeline.core.schema import ERA_COL, TARGET_COL
+from numerai_pipeline.core.training_data import TrainingData
+from numerai_pipeline.models.base import Progress, Schedule, TournamentModel, no_progress
+
+
+@dataclass(frozen=True)
+class FoldPredictions:
+    """One model's out-of-fold predictions for one fold (`era`, `target` (main), `prediction`
+    by id) and the schedule its fit chose on its inner holdout."""
+
+    predictions: pd.DataFrame
+    schedule: Schedule
 
 
 def shuffle_targets_within_eras(data: TrainingData, seed: int = 0) -> TrainingData:
@@ -47,9 +60,27 @@ def fold_predictions(
     model: TournamentModel,
     data: TrainingData,
     fold: EraFold,
-    progress: ProgressFn = no_progress,
-) -> pd.DataFrame:
-    """Fit `model` on the fold's training eras only and predict its test eras."""
+    progress: Progress = no_progress,
+    shuffled: bool = False,
+) -> FoldPredictions:
+    """Fit `model` on the fold's training eras only and predict its test eras (`shuffled`: both
+    with targets shuffled within eras, the null control)."""
+    if shuffled:
+        data = shuffle_targets_within_eras(data, seed=fold.index)
     train, test = split_fold(data, fold)
     model.fit(train, progress)
-    return oof_frame(test, model.predict(test.features, test.eras))
+    predictions = oof_frame(test, model.predict(test.features, test.eras))
+    return FoldPredictions(predictions, dict(model.schedule))
+
+
+def consensus_schedule(schedules: list[Schedule]) -> Schedule:
+    """The schedule a final fit repeats: per entry, the lower median over the folds' choices
+    (always one of the values a fold chose)."""
+    keys = {key for schedule in schedules for key in schedule}
+    return {key: median_low([s[key] for s in schedules if key in s]) for key in sorted(keys)}
+
+
+def stack_folds(by_fold: dict[str, FoldPredictions]) -> pd.DataFrame:
+    """One model's out-of-fold predictions of every fold, in fold order."""
+    order = sorted(by_fold, key=lambda name: int(name.rsplit("_", 1)[-1]))
+    return pd.concat([by_fold[name].predictions for name in order])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -9,17 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from numerai_pipeline.data.schema import ERA_COL, TARGET_COL
-from numerai_pipeline.evaluation.cv import target_span_eras
+from numerai_pipeline.core.schema import ERA_COL, TARGET_COL
+from numerai_pipeline.core.scoring import per_era_corr_table, standard_error
+from numerai_pipeline.core.targets import target_span_eras
 from numerai_pipeline.evaluation.metrics import (
     max_drawdown,
-    per_era_corr_table,
+    per_era_contribution_table,
     per_era_max_feature_exposure,
-    per_era_mmc_table,
     sharpe,
-    standard_error,
 )
-from numerai_pipeline.storage.atomic import atomic_path
+from numerai_pipeline.storage.atomic import atomic_write_text
 
 REFERENCE_MODEL = "xgboost"
 TARGET_SPAN = target_span_eras(TARGET_COL)
@@ -50,7 +50,7 @@ def era_scores(
         if meta_model is not None:
             meta = meta_model.reindex(first.index).to_numpy()
             if np.isfinite(meta).any():
-                mmc = per_era_mmc_table(predictions, meta, targets, eras)
+                mmc = per_era_contribution_table(predictions, meta, targets, eras)
         for name in group:
             scores[name] = (corr[name].rename("corr"), mmc[name].rename("mmc"))
     return scores
@@ -132,72 +132,88 @@ def build_cv_report(
             )
             if (name, baseline) in wanted:
                 compared.append([name, baseline])
+    correlations = prediction_correlations(oof_by_model)
     return {
         "reference_model": reference,
         "standard_error_target_span_eras": TARGET_SPAN,
         "models": models,
         "comparisons": compared,
+        "prediction_correlations": json.loads(correlations.round(4).to_json()),
         "notes": notes or {},
     }
 
 
-def report_table(report: dict) -> str:
-    """A markdown table of the headline numbers per model, with the comparison to the reference."""
-    ref = report.get("reference_model", REFERENCE_MODEL)
-    header = (
-        f"| model | CORR mean ± SE | Sharpe | max drawdown | MMC mean | max feature exposure "
-        f"| eras | corr with {ref} | CORR - {ref} ± SE |\n|---|---|---|---|---|---|---|---|---|"
-    )
+def prediction_correlations(oof_by_model: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Mean over eras of the Spearman correlation between each pair of models' predictions, on
+    the rows every model scored (models x models)."""
+    names = list(oof_by_model)
+    common = oof_by_model[names[0]].index
+    for frame in oof_by_model.values():
+        common = common.intersection(frame.index)
+    first = oof_by_model[names[0]].loc[common]
+    joined = pd.DataFrame({n: oof_by_model[n]["prediction"].reindex(common) for n in names})
+    ranked = joined.groupby(first[ERA_COL].to_numpy()).rank()
+    per_era = ranked.groupby(first[ERA_COL].to_numpy()).corr()
+    return per_era.groupby(level=1).mean().reindex(index=names, columns=names)
 
-    def fmt(value: float | None, digits: int = 4) -> str:
-        return "n/a" if value is None else f"{value:.{digits}f}"
 
-    rows = []
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def report_markdown(report: dict) -> str:
+    """The report for people, in tables narrow enough for Dagster's metadata panel: the champion,
+    the headline numbers per model (the champion's row marked), then the paired comparisons."""
+    champion = report.get("champion", {})
+    served = champion.get("row")
+    lines = []
+    if champion:
+        lines += [f"**Champion**: {champion['blend']}. {champion['reason']}.", ""]
+    lines += [
+        "| model | CORR ± SE | Sharpe | max DD | MMC | BMC | exposure |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, m in report["models"].items():
-        vs = m.get("vs_" + ref, {})
-        rows.append(
-            f"| {name} | {fmt(m['corr_mean'])} ± {fmt(m['corr_se'])} | {fmt(m['corr_sharpe'], 2)} "
-            f"| {fmt(m['max_drawdown'])} | {fmt(m['mmc_mean'])} "
-            f"| {fmt(m['feature_exposure_max'], 3)} | {m['n_eras']} "
-            f"| {fmt(vs.get('prediction_corr_with_reference'), 3)} "
-            f"| {fmt(vs.get('corr_diff_vs_reference_mean'))} "
-            f"± {fmt(vs.get('corr_diff_vs_reference_se'))} |"
+        mark = " ★" if name == served else ""
+        lines.append(
+            f"| {name}{mark} | {_fmt(m['corr_mean'])} ± {_fmt(m['corr_se'])} "
+            f"| {_fmt(m['corr_sharpe'], 2)} | {_fmt(m['max_drawdown'], 3)} "
+            f"| {_fmt(m['mmc_mean'])} | {_fmt(m.get('bmc_mean'))} "
+            f"| {_fmt(m['feature_exposure_max'], 2)} |"
         )
-    lines = [header, *rows]
-    if report.get("comparisons"):
-        lines += [
-            "",
-            "| paired comparison | CORR difference ± SE | prediction corr |",
-            "|---|---|---|",
-        ]
-        for name, baseline in report["comparisons"]:
-            vs = report["models"][name]["vs_" + baseline]
-            lines.append(
-                f"| {name} - {baseline} | {fmt(vs['corr_diff_vs_reference_mean'])} "
-                f"± {fmt(vs['corr_diff_vs_reference_se'])} "
-                f"| {fmt(vs['prediction_corr_with_reference'], 3)} |"
-            )
+    ref = report.get("reference_model", REFERENCE_MODEL)
+    pairs = [tuple(p) for p in report.get("comparisons", [])]
+    pairs += [(n, ref) for n, m in report["models"].items() if "vs_" + ref in m]
+    if pairs:
+        lines += ["", "| paired comparison | CORR diff ± SE | prediction corr |", "|---|---|---|"]
+    for name, baseline in dict.fromkeys(pairs):
+        vs = report["models"][name]["vs_" + baseline]
+        lines.append(
+            f"| {name} - {baseline} | {_fmt(vs['corr_diff_vs_reference_mean'])} "
+            f"± {_fmt(vs['corr_diff_vs_reference_se'])} "
+            f"| {_fmt(vs['prediction_corr_with_reference'], 3)} |"
+        )
     return "\n".join(lines)
 
 
-def plot_cumulative_corr(report: dict, path: Path) -> Path:
-    """Cumulative per-era CORR of every model, saved as a PNG (atomically)."""
-    import matplotlib
+def write_report_files(report: dict, folder: Path) -> dict[str, Path]:
+    """`cv_report.json` and the report's plots (PNG) in `folder`, each written atomically."""
+    from numerai_pipeline.evaluation import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for name, model in report["models"].items():
-        per_era = pd.Series(model["per_era"])
-        ax.plot(range(len(per_era)), per_era.cumsum().to_numpy(), label=name)
-    ax.axhline(0, color="grey", linewidth=0.8)
-    ax.set_xlabel("scored era (walk-forward CV, chronological)")
-    ax.set_ylabel("cumulative CORR")
-    ax.set_title("Out-of-fold cumulative CORR per model")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    paths = {
+        "json": atomic_write_text(Path(folder) / "cv_report.json", json.dumps(report, indent=2))
+    }
+    paths["cumulative_corr"] = plots.cumulative_corr(
+        report, Path(folder) / "cv_cumulative_corr.png"
+    )
+    paths["champion_per_era"] = plots.champion_per_era(
+        report, Path(folder) / "champion_per_era.png"
+    )
+    paths["model_correlations"] = plots.model_correlations(
+        report, Path(folder) / "model_correlations.png"
+    )
+    if report.get("ensemble", {}).get("folds"):
+        paths["ensemble_weights"] = plots.ensemble_weights(
+            report, Path(folder) / "ensemble_weights.png"
+        )
+    return paths

@@ -12,15 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from numerai_pipeline.data.eras import in_era_order, sorted_eras
-from numerai_pipeline.data.loading import (
-    parquet_columns,
-    read_features_json,
-    read_numerai_era_chunks,
-    read_numerai_parquet,
-    read_numerai_rows,
-)
-from numerai_pipeline.data.schema import (
+from numerai_pipeline.core.eras import in_era_order, sorted_eras
+from numerai_pipeline.core.schema import (
     DATA_TYPE_COL,
     ERA_COL,
     FEATURE_PREFIX,
@@ -30,8 +23,15 @@ from numerai_pipeline.data.schema import (
     feature_columns,
     target_columns,
 )
+from numerai_pipeline.core.training_data import TrainingData
+from numerai_pipeline.data.loading import (
+    parquet_columns,
+    read_features_json,
+    read_numerai_era_chunks,
+    read_numerai_parquet,
+    read_numerai_rows,
+)
 from numerai_pipeline.data.sources import DatasetFiles
-from numerai_pipeline.models.base import TrainingData
 from numerai_pipeline.storage.atomic import atomic_path
 
 ENGINEERED_PREFIX = FEATURE_PREFIX + "eng_"
@@ -68,15 +68,39 @@ class FeatureMatrix:
     groups: dict[str, list[str]] = field(default_factory=dict)
     unresolved: Path | None = None
     """Features of the unresolved eras' rows (no targets yet), when there are any."""
+    neutralizers: list[str] = field(default_factory=list)
+    """The features predictions are neutralized against (`neutralizer_features`)."""
 
     @property
     def all_features(self) -> list[str]:
         return self.features + self.engineered
 
 
-def select_feature_set(files: DatasetFiles, feature_set: str) -> tuple[list[str], dict[str, list]]:
-    """Feature names of `feature_set` ("all" = every feature column) and the thematic groups of
-    features.json restricted to them (groups with fewer than 2 chosen features are dropped)."""
+MAX_NEUTRALIZERS = 256
+"""Neutralizing against every one of 2,400 features is a least-squares fit of 2,400 columns per era
+of every candidate blend; past this many features a smaller set is taken."""
+
+
+def neutralizer_features(features: list[str], sets: dict[str, list[str]]) -> list[str]:
+    """The features to neutralize against: all of them up to `MAX_NEUTRALIZERS`; else
+    features.json's `small` set (Numerai's most important features) where it has one, else an
+    evenly spaced selection of `MAX_NEUTRALIZERS`."""
+    if len(features) <= MAX_NEUTRALIZERS:
+        return list(features)
+    chosen = set(features)
+    small = [f for f in sets.get("small", []) if f in chosen]
+    if small:
+        return small
+    step = -(-len(features) // MAX_NEUTRALIZERS)
+    return list(features[::step])
+
+
+def select_feature_set(
+    files: DatasetFiles, feature_set: str
+) -> tuple[list[str], dict[str, list], list[str]]:
+    """Feature names of `feature_set` ("all" = every feature column), the thematic groups of
+    features.json restricted to them (groups with fewer than 2 chosen features are dropped) and
+    the features to neutralize against."""
     available = feature_columns(parquet_columns(files.train))
     meta = read_features_json(files.features_json) if files.features_json else {}
     sets: dict[str, list[str]] = meta.get("feature_sets", {})
@@ -98,7 +122,7 @@ def select_feature_set(files: DatasetFiles, feature_set: str) -> tuple[list[str]
         for name, members in sets.items()
         if is_feature_group(name) and len(set(members) & chosen_set) >= 2
     }
-    return chosen, groups
+    return chosen, groups, neutralizer_features(chosen, sets)
 
 
 def quintile_bins(values: np.ndarray, eras: np.ndarray) -> np.ndarray:
@@ -161,7 +185,7 @@ def build_feature_matrix(
     The labeled rows are read, extended and appended to the output in chunks of whole eras
     (`CHUNK_BYTES`), from one scan of each file: peak memory is a few chunks, not the data.
     """
-    features, groups = select_feature_set(files, feature_set)
+    features, groups, neutralizers = select_feature_set(files, feature_set)
     groups = groups if engineer else {}
     targets = target_columns(parquet_columns(files.train))
     if TARGET_COL not in targets:
@@ -203,7 +227,14 @@ def build_feature_matrix(
     if unresolved is None:
         paths["unresolved"].unlink(missing_ok=True)  # an earlier build's, now stale
     return FeatureMatrix(
-        paths["labeled"], paths["live"], features, engineered, targets, groups, unresolved
+        paths["labeled"],
+        paths["live"],
+        features,
+        engineered,
+        targets,
+        groups,
+        unresolved,
+        neutralizers,
     )
 
 
@@ -219,10 +250,11 @@ def _write_features(
 
 
 def load_training_data(
-    matrix: FeatureMatrix, eras: Sequence[str] | None = None, engineered: bool = True
+    matrix: FeatureMatrix, eras: Sequence[str] | None = None, features: list[str] | None = None
 ) -> TrainingData:
-    """Labeled rows of `eras` (all when None) as int8 arrays, sorted by era."""
-    features = matrix.all_features if engineered else matrix.features
+    """Labeled rows of `eras` (all when None) as int8 arrays, sorted by era; `features` picks
+    columns (default: every feature, engineered ones included)."""
+    features = matrix.all_features if features is None else features
     rows = read_numerai_rows(
         matrix.labeled, columns=features + matrix.targets, eras=list(eras) if eras else None
     )

@@ -5,14 +5,15 @@ its t-statistic across eras."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
-from numerai_pipeline.data.eras import era_numbers, sorted_eras
-from numerai_pipeline.data.schema import ordinal_values
-from numerai_pipeline.evaluation.metrics import overlapping_standard_errors
+from numerai_pipeline.core.eras import era_numbers, sorted_eras
+from numerai_pipeline.core.schema import ordinal_values
+from numerai_pipeline.core.scoring import overlapping_standard_errors
 
 
 def per_era_feature_corr(
@@ -60,28 +61,62 @@ def tstats_over_eras(corr: np.ndarray, labels: list[str], target_span: int = 1) 
     return np.where((counts >= 2) & np.isfinite(t), t, 0.0)
 
 
-def u_shape_tstats(
-    features: np.ndarray, target: np.ndarray, eras: np.ndarray, target_span: int = 1
-) -> np.ndarray:
-    """Per feature, the t-statistic across eras of the per-era correlation of |bin - 2| with
-    `target` (`tstats_over_eras`)."""
-    labels, corr = per_era_feature_corr(features, target, eras, deviation=True)
-    return tstats_over_eras(corr, labels, target_span)
+LINEAR_MIN_T = 2.0
+U_SHAPE_MIN_T = 3.0
 
 
-def u_shaped_features(
+def screen_bar(n_features: int, min_t: float) -> float:
+    """The |t| a feature needs: at least `min_t`, and rising with the feature count so that under
+    no relation at all fewer than one feature is expected to pass (3.5 for 2,400 features)."""
+    return max(min_t, NormalDist().inv_cdf(1 - 0.5 / max(1, n_features)))
+
+
+def screened_features(
     features: np.ndarray,
     target: np.ndarray,
     eras: np.ndarray,
     feature_names: list[str],
+    deviation: bool,
     min_t: float,
     target_span: int = 1,
 ) -> list[str]:
-    """The features whose |bin - 2| correlates with `target` across eras with |t| >= `min_t`
-    (`u_shape_tstats`), strongest first. With many features the bar rises so that under no
-    relation at all fewer than one feature is expected to pass (|t| >= 3.5 for 2,400 features,
-    3 up to ~370)."""
-    t = np.abs(u_shape_tstats(features, target, eras, target_span))
-    bar = max(min_t, NormalDist().inv_cdf(1 - 0.5 / max(1, len(feature_names))))
-    chosen = np.flatnonzero(t >= bar)
+    """The features whose ordinal value (|bin - 2| if `deviation`) correlates with `target`
+    across eras with |t| >= `screen_bar` (`tstats_over_eras`), strongest first."""
+    labels, corr = per_era_feature_corr(features, target, eras, deviation)
+    t = np.abs(tstats_over_eras(corr, labels, target_span))
+    chosen = np.flatnonzero(t >= screen_bar(len(feature_names), min_t))
     return [feature_names[j] for j in chosen[np.argsort(-t[chosen], kind="stable")]]
+
+
+@dataclass(frozen=True)
+class InputScreen:
+    """Which features a model reads linearly (`linear`: their ordinal values) and by their
+    distance from the middle bin (`u_shaped`: |bin - 2|, the U-shaped terms trees find and a
+    linear map cannot express). Fit on training eras only."""
+
+    linear: list[str]
+    u_shaped: list[str]
+
+
+def fit_input_screen(
+    features: np.ndarray,
+    target: np.ndarray,
+    eras: np.ndarray,
+    feature_names: list[str],
+    target_span: int = 1,
+) -> InputScreen:
+    """Screen the features of training eras (`screened_features`): when few of many features
+    carry the signal, a linear map over all of them spreads weight over noise, and |x| of all of
+    them overfits. The strongest linear feature is always kept."""
+    linear = screened_features(
+        features, target, eras, feature_names, False, LINEAR_MIN_T, target_span
+    )
+    if not linear:
+        labels, corr = per_era_feature_corr(features, target, eras, deviation=False)
+        linear = [
+            feature_names[int(np.argmax(np.abs(tstats_over_eras(corr, labels, target_span))))]
+        ]
+    u_shaped = screened_features(
+        features, target, eras, feature_names, True, U_SHAPE_MIN_T, target_span
+    )
+    return InputScreen(linear, u_shaped)

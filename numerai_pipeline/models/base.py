@@ -3,78 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from numerai_pipeline.data.eras import in_eras
+from numerai_pipeline.core.training_data import TrainingData
 
-ProgressFn = Callable[[str], None]
+Progress = Callable[[str], None]
 
 
 def no_progress(message: str) -> None:
     """Default progress sink: drop the message."""
 
 
-@dataclass
-class TrainingData:
-    """Rows of some eras: int8 features, float32 targets (NaN = unresolved), era labels.
-
-    `features` is (n, F) int8 in 0..4 (-1 = missing), `targets` is (n, T) float32 with the main
-    target in column 0, `eras` is (n,) of era labels sorted ascending (rows of an era contiguous),
-    `ids` the row ids when known.
-    """
-
-    features: np.ndarray
-    targets: np.ndarray
-    eras: np.ndarray
-    feature_names: list[str]
-    target_names: list[str]
-    ids: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        if self.features.dtype != np.int8:
-            raise TypeError(f"features must be int8, got {self.features.dtype}")
-        n = len(self.features)
-        if (
-            len(self.targets) != n
-            or len(self.eras) != n
-            or (self.ids is not None and len(self.ids) != n)
-        ):
-            raise ValueError("features, targets and eras must have the same number of rows")
-
-    @property
-    def main_target(self) -> np.ndarray:
-        return self.targets[:, 0]
-
-    def select_eras(self, eras: np.ndarray) -> TrainingData:
-        """The rows whose era is in `eras` (features stay int8): views when those rows are one
-        run (a fold's training eras, a holdout tail: rows are in era order), so a fold does not
-        hold a second copy of the features; a copy otherwise (every other era, say). Treat the
-        result as read-only."""
-        rows = np.flatnonzero(in_eras(self.eras, eras))
-        if len(rows) == len(self.eras):
-            return self
-        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
-            rows = slice(rows[0], rows[-1] + 1)
-        return TrainingData(
-            self.features[rows],
-            self.targets[rows],
-            self.eras[rows],
-            self.feature_names,
-            self.target_names,
-            None if self.ids is None else self.ids[rows],
-        )
+Schedule = dict[str, float]
+"""What a fit chose on its inner holdout and a final fit repeats: epochs per selecting phase of a
+network, the ridge's screening bar and penalty; empty for XGBoost's fixed trees."""
 
 
 class TournamentModel(Protocol):
-    """A model that is fit on training eras and predicts any rows (higher = better expected target)."""
+    """A model that is fit on training eras and predicts any rows (higher = better expected
+    target). `fit` picks its `schedule` on an embargoed holdout of the latest training eras, or
+    trains the `schedule` given on all of them (a final fit with the schedule CV chose)."""
 
     name: str
+    kind: str
+    schedule: Schedule
 
-    def fit(self, data: TrainingData, progress: ProgressFn = no_progress) -> None: ...
+    def fit(
+        self,
+        data: TrainingData,
+        progress: Progress = no_progress,
+        schedule: Schedule | None = None,
+    ) -> None: ...
 
-    def predict(self, features: np.ndarray, eras: np.ndarray) -> np.ndarray: ...
+    def predict(self, features: np.ndarray, eras: np.ndarray | None = None) -> np.ndarray: ...
 
     def params(self) -> dict[str, float | int | str]: ...
+
+    def save(self, folder: Path) -> None: ...

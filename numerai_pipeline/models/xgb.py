@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from numerai_pipeline.data.schema import MISSING_FEATURE
-from numerai_pipeline.models.base import ProgressFn, TrainingData, no_progress
+from numerai_pipeline.core.schema import MISSING_FEATURE
+from numerai_pipeline.core.training_data import TrainingData
+from numerai_pipeline.models.base import Progress, Schedule, no_progress
 
 if TYPE_CHECKING:  # xgboost is imported where it is used: importing the definitions stays fast
     import xgboost as xgb
@@ -29,9 +32,7 @@ class XGBoostConfig:
     n_threads: int = 0
 
 
-def _progress_callback(
-    total: int, progress: ProgressFn, every: int
-) -> xgb.callback.TrainingCallback:
+def _progress_callback(total: int, progress: Progress, every: int) -> xgb.callback.TrainingCallback:
     """An xgboost callback reporting `trees k/total` every `every` trees."""
     import xgboost as xgb
 
@@ -46,13 +47,21 @@ def _progress_callback(
 
 
 class XGBoostModel:
-    """XGBoost regressor on the main target; int8 features go in without a float copy."""
+    """XGBoost regressor on the main target; int8 features go in without a float copy. Its
+    schedule is fixed (`n_estimators` trees)."""
+
+    kind = "xgboost"
 
     def __init__(self, config: XGBoostConfig | None = None, name: str = "xgboost") -> None:
         self.config = config or XGBoostConfig()
         self.name = name
         self.booster: xgb.Booster | None = None
         self.feature_names: list[str] = []
+
+    @property
+    def schedule(self) -> Schedule:
+        """Nothing to choose on a holdout: `n_estimators` trees."""
+        return {}
 
     def _train_params(self) -> dict:
         c = self.config
@@ -69,7 +78,9 @@ class XGBoostModel:
             "nthread": c.n_threads,
         }
 
-    def fit(self, data: TrainingData, progress: ProgressFn = no_progress) -> None:
+    def fit(
+        self, data: TrainingData, progress: Progress = no_progress, schedule: Schedule | None = None
+    ) -> None:
         import xgboost as xgb
 
         labeled = ~np.isnan(data.main_target)
@@ -89,7 +100,7 @@ class XGBoostModel:
             callbacks=[_progress_callback(self.config.n_estimators, progress, every)],
         )
 
-    def predict(self, features: np.ndarray, eras: np.ndarray) -> np.ndarray:
+    def predict(self, features: np.ndarray, eras: np.ndarray | None = None) -> np.ndarray:
         if self.booster is None:
             raise RuntimeError("XGBoostModel.predict called before fit")
         return np.asarray(
@@ -98,3 +109,21 @@ class XGBoostModel:
 
     def params(self) -> dict[str, float | int | str]:
         return asdict(self.config)
+
+    def save(self, folder: Path) -> None:
+        """Write the booster and its feature names into `folder`."""
+        if self.booster is None:
+            raise RuntimeError(f"{self.name} is not fitted")
+        self.booster.save_model(folder / "booster.ubj")
+        meta = {"name": self.name, "features": self.feature_names, "config": asdict(self.config)}
+        (folder / "xgboost.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, folder: Path, device: str | None = None) -> XGBoostModel:
+        import xgboost as xgb
+
+        meta = json.loads((folder / "xgboost.json").read_text())
+        model = cls(XGBoostConfig(**meta["config"]), name=meta["name"])
+        model.booster = xgb.Booster(model_file=str(folder / "booster.ubj"))
+        model.feature_names = meta["features"]
+        return model

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from dagster import ConfigurableResource
 
 PRESETS = ("auto", "gpu", "cpu_demo", "tiny")
@@ -13,8 +11,8 @@ class ComputeResource(ConfigurableResource):
     """Device and model-size preset for the GPU-tagged training assets.
 
     `device`: "auto" (cuda if available), "cuda" or "cpu". `preset`: "auto" (gpu on CUDA,
-    cpu_demo on CPU), or a named `MTMConfig` preset. `seed`: of the neural models (the MTM, its
-    ablation and the MLP), for seed sweeps. `torch_threads`: 0 keeps torch's default.
+    cpu_demo on CPU), or a named `NeuralPreset`. `seed`: of the neural models, for seed sweeps.
+    `torch_threads`: 0 keeps torch's default.
     """
 
     device: str = "auto"
@@ -25,29 +23,25 @@ class ComputeResource(ConfigurableResource):
     def torch_device(self) -> str:
         import torch
 
-        from numerai_pipeline.models.neural import select_device
+        from numerai_pipeline.models.device import select_device
 
         if self.torch_threads:
             torch.set_num_threads(self.torch_threads)
         return str(select_device(None if self.device == "auto" else self.device))
 
-    def mtm_config(self, device: str):
-        """The MTM configuration for this device and preset."""
-        from numerai_pipeline.models.mtm import MTMConfig
-
+    def preset_name(self, device: str) -> str:
+        """The preset in use on `device` ("auto" resolved); ValueError naming the choices."""
         if self.preset not in PRESETS:
-            raise ValueError(f"unknown compute preset {self.preset!r}; choose one of {PRESETS}")
-        name = self.preset
-        if name == "auto":
-            name = "gpu" if device.startswith("cuda") else "cpu_demo"
-        return replace(getattr(MTMConfig, name)(), seed=self.seed)
+            raise ValueError(
+                f"unknown model preset {self.preset!r}: set NUMERAI_MODEL_PRESET to one of "
+                f"{', '.join(PRESETS)}"
+            )
+        if self.preset == "auto":
+            return "gpu" if device.startswith("cuda") else "cpu_demo"
+        return self.preset
 
-    def mlp_config(self, device: str):
-        """The MLP configuration for this preset (small for `tiny`); it picks its epoch on the
-        same inner eras as this device's MTM (`selection_era_stride`)."""
-        from numerai_pipeline.models.mlp import MLPConfig
+    def neural_preset(self, device: str):
+        """The networks' configs for this device, preset and seed."""
+        from numerai_pipeline.models.roster import NeuralPreset
 
-        stride = self.mtm_config(device).selection_era_stride
-        if self.preset == "tiny":
-            return MLPConfig(hidden=(16,), epochs=2, selection_era_stride=stride, seed=self.seed)
-        return MLPConfig(selection_era_stride=stride, seed=self.seed)
+        return NeuralPreset.named(self.preset_name(device), self.seed)

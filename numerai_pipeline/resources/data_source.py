@@ -7,8 +7,8 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from numerai_pipeline.core.schema import DatasetError, validate_version
 from numerai_pipeline.data.download import download_numerai_dataset
-from numerai_pipeline.data.schema import DatasetError, validate_version
 from numerai_pipeline.data.sources import (
     DatasetFiles,
     ensure_synthetic_dataset,
@@ -53,7 +53,7 @@ class NumeraiDataSource(ConfigurableResource):
             round_num = client.get_current_round()
             download_numerai_dataset(client, self.version, data_root / "numerai", round_num)
             files = locate_local_dataset(data_root / "numerai", self.version)
-            return replace(files, round_num=round_num)
+            return replace(files, round_num=round_num, source="numerai")
         raise DatasetError(
             f"unknown data source {self.source!r}; set NUMERAI_DATA_SOURCE to one of "
             f"{', '.join(SOURCES)}"

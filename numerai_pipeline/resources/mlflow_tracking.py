@@ -47,14 +47,28 @@ class MlflowTracking(ConfigurableResource):
         ) as run:
             yield run
 
-    def log_fit(self, params: dict[str, Any], metrics: dict[str, float]) -> None:
-        """Log a fit's parameters and (finite) metrics to the active run."""
+    def log_fit(
+        self,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        history: list[dict[str, Any]] | tuple = (),
+    ) -> None:
+        """Log a fit's parameters, its (finite) metrics and, for a neural fit, its per-epoch
+        history to the active run: one step per epoch, metrics named `<phase>_<key>`."""
         import math
 
         import mlflow
 
         mlflow.log_params(params)
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if math.isfinite(float(v))})
+        for step, record in enumerate(history):
+            phase = record.get("phase", "train")
+            values = {
+                f"{phase}_{key}": float(value)
+                for key, value in record.items()
+                if key not in ("phase", "epoch") and isinstance(value, int | float)
+            }
+            mlflow.log_metrics(values, step=step)
 
     def log_artifacts(self, paths: list[Path], texts: dict[str, str] | None = None) -> None:
         """Attach files, and texts as named files, to the active run."""
@@ -65,24 +79,19 @@ class MlflowTracking(ConfigurableResource):
         for name, text in (texts or {}).items():
             mlflow.log_text(text, name)
 
-    def register(self, model_uri: str, name: str, alias: str = "champion") -> str:
-        """Register `model_uri` as a new version of `name` and point `alias` at it."""
+    def register(
+        self, model_uri: str, name: str, alias: str, tags: dict[str, str] | None = None
+    ) -> str:
+        """Register `model_uri` as a new version of `name` (with `tags`) and point `alias` at it."""
         import mlflow
 
-        version = mlflow.register_model(model_uri, name)
+        version = mlflow.register_model(model_uri, name, tags=tags)
         mlflow.MlflowClient().set_registered_model_alias(name, alias, version.version)
         return str(version.version)
 
-    def log_history(self, params: dict[str, Any], history: list[dict[str, Any]]) -> None:
-        """Log a neural fit's config and its per-epoch losses (one step per epoch and phase)."""
+    def load_pyfunc(self, model_uri: str) -> Any:
+        """The MLflow pyfunc model at `model_uri` (e.g. `models:/<name>@champion`)."""
         import mlflow
 
-        mlflow.log_params(params)
-        for step, record in enumerate(history):
-            phase = record.get("phase", "train")
-            values = {
-                f"{phase}_{key}": float(value)
-                for key, value in record.items()
-                if key not in ("phase", "epoch") and isinstance(value, int | float)
-            }
-            mlflow.log_metrics(values, step=step)
+        mlflow.set_tracking_uri(self.tracking_uri)
+        return mlflow.pyfunc.load_model(model_uri)

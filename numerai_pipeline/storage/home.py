@@ -49,6 +49,10 @@ class PipelineHome:
         return self.root / "checkpoints"
 
     @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
     def mlflow_db(self) -> Path:
         return self.root / "mlflow.db"
 

@@ -10,7 +10,7 @@ import pytest
 from dagster import DagsterInstance
 
 from numerai_pipeline.cli import run_pipeline
-from numerai_pipeline.definitions import defs
+from numerai_pipeline.definitions import build_definitions
 from numerai_pipeline.resources.numerai import numerai_resource_from_env
 from numerai_pipeline.storage.home import PipelineHome
 from numerai_pipeline_tests.assets.test_pipeline import tiny_resources
@@ -47,8 +47,10 @@ def tournament(tmp_path_factory, mlflow_template_db):
 
 
 def submit_again(resources, run_config=None):
-    return defs.resolve_job_def("report_train_submit").execute_in_process(
-        run_config, instance=DagsterInstance.get(), resources=resources, raise_on_error=False
+    return (
+        build_definitions(resources)
+        .resolve_job_def("submit")
+        .execute_in_process(run_config, instance=DagsterInstance.get(), raise_on_error=False)
     )
 
 

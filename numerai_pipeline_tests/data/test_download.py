@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from numerai_pipeline.core.schema import DatasetError
 from numerai_pipeline.data.download import download_numerai_dataset
-from numerai_pipeline.data.schema import DatasetError
 from numerai_pipeline_tests.fake_numerai_server import (
     FakeNumerai,
     running_fake_numerai,

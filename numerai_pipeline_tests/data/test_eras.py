@@ -5,18 +5,21 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from numerai_pipeline.data.eras import (
-    build_era_index,
-    era_labels,
+from numerai_pipeline.core.eras import (
     era_numbers,
     in_era_order,
     in_eras,
-    labeled_eras,
     sorted_eras,
     subsample_eras,
+)
+from numerai_pipeline.core.schema import DatasetError
+from numerai_pipeline.data.eras import (
+    MIN_ERA_ROWS,
+    build_era_index,
+    era_labels,
+    labeled_eras,
     unresolved_eras,
 )
-from numerai_pipeline.data.schema import DatasetError
 
 
 def test_era_index_counts_rows_and_labels_per_split(tiny_dataset: Path):
@@ -52,8 +55,8 @@ def test_unresolved_eras_follow_the_last_labeled_one():
                 "validation",
                 "live",
             ],
-            "n_rows": [5, 5, 5, 5, 5, 5, 5],
-            "n_labeled": [5, 0, 5, 1, 0, 0, 0],
+            "n_rows": [20] * 7,
+            "n_labeled": [20, 0, 20, MIN_ERA_ROWS - 1, 0, 0, 0],
         }
     )
     # 0002 (a gap between labeled eras) is not unresolved; 0004 has too few labels to train on

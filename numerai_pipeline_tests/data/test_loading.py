@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from numerai_pipeline.core.schema import MISSING_FEATURE, DatasetError
 from numerai_pipeline.data.eras import build_era_index
 from numerai_pipeline.data.loading import (
     era_chunk_sizes,
@@ -21,7 +22,6 @@ from numerai_pipeline.data.loading import (
     read_numerai_parquet,
     read_numerai_rows,
 )
-from numerai_pipeline.data.schema import MISSING_FEATURE, DatasetError
 from numerai_pipeline_tests.data.conftest import corrupt_column_chunk, truncate_half, write_frame
 
 REAL_SAMPLE = Path("/work/shared/data/real_v3_schema_sample.parquet")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerai_pipeline.data.schema import ordinal_values
+from numerai_pipeline.core.schema import ordinal_values
 
 
 def test_ordinal_values_centre_the_bins_and_read_missing_as_the_middle():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from numerai_pipeline.core.schema import DatasetError
 from numerai_pipeline.data import sources
-from numerai_pipeline.data.schema import DatasetError
 from numerai_pipeline.data.sources import (
     DatasetFiles,
     ensure_synthetic_dataset,
@@ -26,7 +26,7 @@ def test_locate_local_dataset(tiny_dataset: Path, tmp_path: Path) -> None:
         shutil.copy(tiny_dataset / name, minimal / name)
     files = locate_local_dataset(tmp_path, "v5.2")
     assert (files.features_json, files.meta_model, files.signal) == (None, None, None)
-    assert set(files.to_metadata()) == {"version", "root", "train", "validation", "live"}
+    assert set(files.to_metadata()) == {"version", "root", "train", "validation", "live", "source"}
 
 
 def test_missing_folder_or_files(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from numerai_tools.scoring import numerai_corr
 
+from numerai_pipeline.core.schema import DatasetError
 from numerai_pipeline.data import synthetic
 from numerai_pipeline.data.loading import read_numerai_parquet
-from numerai_pipeline.data.schema import DatasetError
 from numerai_pipeline.data.synthetic import (
     GROUP_NAMES,
     PRESETS,

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from numerai_pipeline.core.schema import DatasetError
 from numerai_pipeline.data.loading import read_numerai_parquet
-from numerai_pipeline.data.schema import DatasetError
 from numerai_pipeline.data.validation import (
     CHECK_NAMES,
+    REMEDIES,
     CheckResult,
     check_dataset_file,
     validate_numerai_frame,
@@ -109,12 +110,11 @@ def test_streaming_checks_find_every_problem(train_frame: pd.DataFrame, tmp_path
     assert results["feature_values"].metadata["bad_values"] == 1
     assert not results["unique_ids"].passed
     assert f"1 duplicate ids (e.g. {frame.index[0]!r})" in results["unique_ids"].message
-    assert (
-        not results["eras"].passed and "1 rows have an empty era label" in results["eras"].message
-    )
+    assert not results["eras"].passed and "1 rows have no era label" in results["eras"].message
     assert not results["target_nan_policy"].passed
     assert "1 train rows have a NaN 'target'" in results["target_nan_policy"].message
-    assert all("re-download/regenerate" in r.message for r in results.values() if not r.passed)
+    remedy = REMEDIES["numerai"]
+    assert all(r.message.endswith(remedy) for r in results.values() if not r.passed)
 
 
 def test_partially_labeled_validation_era_fails(tiny_dataset: Path, tmp_path: Path) -> None:
@@ -141,9 +141,10 @@ def test_missing_columns_fail_schema(train_frame: pd.DataFrame, tmp_path: Path) 
     assert not results["schema"].passed
     assert "lacks columns era, target" in results["schema"].message
     assert not results["eras"].passed and not results["target_nan_policy"].passed
-    assert check_dataset_file(path, require_target=False)[0].message.endswith(
-        "lacks columns era; it is not a Numerai dataset file of this kind: delete it and "
-        "download/regenerate it"
+    local = check_dataset_file(path, require_target=False, remedy=REMEDIES["local"])
+    assert local[0].message.endswith(
+        "lacks columns era; it is not a Numerai x file: fix the file or export it again from "
+        "where it came from"
     )
 
 

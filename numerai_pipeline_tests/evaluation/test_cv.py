@@ -1,7 +1,8 @@
 import pytest
 
-from numerai_pipeline.data.schema import DatasetError
-from numerai_pipeline.evaluation.cv import EraPlan, embargo_for_target, era_cv_splits
+from numerai_pipeline.core.folds import EraPlan, era_cv_splits
+from numerai_pipeline.core.schema import DatasetError
+from numerai_pipeline.core.targets import embargo_for_target
 
 
 def eras(n: int, step: int = 1) -> list[str]:
@@ -34,7 +35,9 @@ def test_embargo_for_60_day_targets_is_longer():
 
 
 def test_too_few_eras_is_a_clear_error():
-    with pytest.raises(DatasetError, match="too few for 4 CV folds"):
+    with pytest.raises(
+        DatasetError, match=r"too few for 4 CV fold\(s\).*need at least 16 labeled eras"
+    ):
         era_cv_splits(eras(12), n_folds=4, embargo=8)
 
 

@@ -4,16 +4,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from numerai_pipeline.evaluation.metrics import (
-    max_drawdown,
+from numerai_pipeline.core.scoring import (
     overlapping_standard_errors,
     per_era_corr,
     per_era_corr_table,
-    per_era_max_feature_exposure,
-    per_era_mmc,
-    per_era_mmc_table,
-    sharpe,
     standard_error,
+)
+from numerai_pipeline.evaluation.metrics import (
+    max_drawdown,
+    per_era_contribution,
+    per_era_contribution_table,
+    per_era_max_feature_exposure,
+    sharpe,
 )
 
 
@@ -53,8 +55,8 @@ def test_per_era_corr_is_nan_without_warnings_where_predictions_are_constant():
 def test_mmc_is_zero_for_the_meta_model_itself_and_positive_for_the_residual_signal():
     eras, target, rng = era_data(rows=2000)
     meta = target + rng.normal(scale=2.0, size=len(target))
-    assert abs(per_era_mmc(meta, meta, target, eras).mean()) < 1e-6
-    assert per_era_mmc(target, meta, target, eras).mean() > 0.05
+    assert abs(per_era_contribution(meta, meta, target, eras).mean()) < 1e-6
+    assert per_era_contribution(target, meta, target, eras).mean() > 0.05
 
 
 def test_feature_exposure_finds_the_copied_feature():
@@ -116,11 +118,11 @@ def test_tables_score_every_column_as_it_scores_alone():
     meta = columns["a"].to_numpy() + rng.normal(size=len(target))
     meta[::7] = np.nan
     corr = per_era_corr_table(columns, target, eras)
-    mmc = per_era_mmc_table(columns, meta, target, eras)
+    mmc = per_era_contribution_table(columns, meta, target, eras)
     assert list(corr.columns) == ["a", "b"] and list(corr.index) == sorted(set(eras))
     for name in columns:
         alone = per_era_corr(columns[name].to_numpy(), target, eras)
         np.testing.assert_allclose(corr[name].to_numpy(), alone.to_numpy(), atol=1e-12)
-        alone = per_era_mmc(columns[name].to_numpy(), meta, target, eras)
+        alone = per_era_contribution(columns[name].to_numpy(), meta, target, eras)
         np.testing.assert_allclose(mmc[name].to_numpy(), alone.to_numpy(), atol=1e-12)
     assert corr["a"].mean() > 0.1 > abs(corr["b"].mean())

@@ -4,12 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from numerai_pipeline.evaluation.metrics import per_era_corr, per_era_mmc, standard_error
+from numerai_pipeline.core.scoring import per_era_corr, standard_error
+from numerai_pipeline.evaluation.metrics import per_era_contribution
 from numerai_pipeline.evaluation.report import (
     build_cv_report,
-    plot_cumulative_corr,
-    report_table,
+    report_markdown,
     score_model,
+    write_report_files,
 )
 from numerai_pipeline_tests.evaluation.test_metrics import overlapping_scores
 
@@ -50,10 +51,17 @@ def test_report_scores_models_and_compares_them_with_the_reference(tmp_path):
     report = build_cv_report(shuffled, lambda idx: features[ids.get_indexer(idx)], meta)
     assert "vs_xgboost" not in report["models"]["control"]  # other targets: no paired difference
     assert "vs_xgboost" in report["models"]["noise"]
-    table = report_table(report)
-    assert table.count("\n") == 1 + len(report["models"]) and "| xgboost |" in table
-    png = plot_cumulative_corr(report, tmp_path / "plot.png")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = report_markdown(report)
+    assert "| xgboost |" in table and "| noise - xgboost |" in table
+    assert max(line.count("|") for line in table.splitlines()) <= 8, "narrow enough for the UI"
+    correlations = pd.DataFrame(report["prediction_correlations"])
+    assert correlations.loc["mtm", "xgboost"] > 0.8 and correlations.loc["mtm", "mtm"] == 1
+    report["champion"] = {"blend": "mtm (mtm 1.00; neutralized 0)", "reason": "test", "row": "mtm"}
+    assert "| mtm ★ |" in report_markdown(report) and "**Champion**" in report_markdown(report)
+    paths = write_report_files(report, tmp_path)
+    assert json.loads(paths["json"].read_text()) == report
+    for name in ("cumulative_corr", "champion_per_era", "model_correlations"):
+        assert paths[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_report_without_meta_model_has_no_mmc():
@@ -74,7 +82,7 @@ def test_models_scored_together_get_the_scores_they_get_alone():
         assert report["models"][name]["per_era"] == pytest.approx(
             {str(era): v for era, v in alone.items()}, abs=1e-12
         )
-        mmc = per_era_mmc(args[0], meta.reindex(oof.index).to_numpy(), *args[1:])
+        mmc = per_era_contribution(args[0], meta.reindex(oof.index).to_numpy(), *args[1:])
         assert report["models"][name]["mmc_mean"] == pytest.approx(mmc.mean(), abs=1e-12)
     assert report["models"]["reordered"]["corr_mean"] == pytest.approx(
         report["models"]["noise"]["corr_mean"]
@@ -101,7 +109,9 @@ def test_comparisons_add_paired_differences_between_named_models():
     mtm, noise = (pd.Series(report["models"][m]["per_era"]) for m in ("mtm", "noise"))
     assert vs["corr_diff_vs_reference_mean"] == pytest.approx((mtm - noise).mean())
     assert vs["corr_diff_vs_reference_se"] == pytest.approx(standard_error(mtm - noise, 4))
-    table = report_table(report)
+    table = report_markdown(report)
     assert "| mtm - noise |" in table and f"{(mtm - noise).mean():.4f}" in table
-    plain = report_table(build_cv_report(frames, lambda idx: features[ids.get_indexer(idx)], meta))
-    assert "paired comparison" not in plain
+    plain = report_markdown(
+        build_cv_report(frames, lambda idx: features[ids.get_indexer(idx)], meta)
+    )
+    assert "| mtm - noise |" not in plain

@@ -7,19 +7,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from numerai_pipeline.data.eras import (
-    build_era_index,
-    labeled_eras,
-    subsample_eras,
-    unresolved_eras,
-)
-from numerai_pipeline.data.schema import DatasetError
+from numerai_pipeline.core.eras import subsample_eras
+from numerai_pipeline.core.schema import DatasetError
+from numerai_pipeline.data.eras import build_era_index, labeled_eras, unresolved_eras
 from numerai_pipeline.data.sources import locate_local_dataset
 from numerai_pipeline.features import engineering
 from numerai_pipeline.features.engineering import (
+    MAX_NEUTRALIZERS,
     build_feature_matrix,
     load_training_data,
     load_unlabeled_features,
+    neutralizer_features,
     quintile_bins,
     select_feature_set,
 )
@@ -147,8 +145,9 @@ def test_unresolved_eras_are_written_as_unlabeled_features(files, tmp_path):
 
 
 def test_feature_sets_come_from_features_json(files):
-    small, _ = select_feature_set(files, "small")
-    everything, _ = select_feature_set(files, "all")
+    small, _, _ = select_feature_set(files, "small")
+    everything, _, neutralizers = select_feature_set(files, "all")
+    assert neutralizers == everything  # few features: all of them
     assert 0 < len(small) < len(everything)
     with pytest.raises(DatasetError, match="feature set 'huge' is not in features.json"):
         select_feature_set(files, "huge")
@@ -166,7 +165,7 @@ def test_groups_are_thematic_sets_only(tiny_dataset, tmp_path):
     sets["fncv3_features"] = sets["all"][1::3]
     sets["one_feature_group"] = sets["all"][:1]
     (folder / "features.json").write_text(json.dumps(meta))
-    _, groups = select_feature_set(locate_local_dataset(tmp_path, folder.name), "all")
+    _, groups, _ = select_feature_set(locate_local_dataset(tmp_path, folder.name), "all")
     assert set(groups) == thematic and thematic
 
 
@@ -174,3 +173,15 @@ def test_engineering_can_be_switched_off(files, tmp_path):
     eras = pd.read_parquet(files.train, columns=["era"])["era"].unique().tolist()
     matrix = build_feature_matrix(files, tmp_path, eras=eras, engineer=False)
     assert matrix.engineered == []
+
+
+def test_neutralizers_are_every_feature_or_a_smaller_set_past_the_limit():
+    few = [f"feature_{i}" for i in range(MAX_NEUTRALIZERS)]
+    assert neutralizer_features(few, {"small": few[:3]}) == few
+    many = [f"feature_{i}" for i in range(3 * MAX_NEUTRALIZERS)]
+    assert neutralizer_features(many, {"small": ["feature_7", "feature_9", "absent"]}) == [
+        "feature_7",
+        "feature_9",
+    ]
+    spaced = neutralizer_features(many, {})
+    assert len(spaced) <= MAX_NEUTRALIZERS and spaced[0] == many[0] and spaced[1] == many[3]

@@ -5,7 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerai_pipeline.features.screening import u_shape_tstats, u_shaped_features
+from numerai_pipeline.features.screening import (
+    fit_input_screen,
+    per_era_feature_corr,
+    screened_features,
+    tstats_over_eras,
+)
+
+
+def u_shape_tstats(features, target, eras, target_span: int = 1) -> np.ndarray:
+    labels, corr = per_era_feature_corr(features, target, eras, deviation=True)
+    return tstats_over_eras(corr, labels, target_span)
+
+
+def u_shaped_features(features, target, eras, names, min_t: float, target_span: int = 1):
+    return screened_features(features, target, eras, names, True, min_t, target_span)
 
 
 def planted(n_eras: int = 40, rows: int = 200, seed: int = 0):
@@ -97,3 +111,12 @@ def test_the_bar_rises_with_the_number_of_features() -> None:
     wide = np.concatenate([features, np.full((len(eras), 2390), 2, np.int8)], axis=1)
     wide_names = names + [f"constant_{j}" for j in range(2390)]
     assert "f0" not in u_shaped_features(wide, target, eras, wide_names, min_t=3.0)
+
+
+def test_the_input_screen_keeps_linear_and_u_shaped_features_apart() -> None:
+    features, target, eras, names = planted()
+    screen = fit_input_screen(features, target, eras, names)
+    assert screen.linear[0] == "f2" and screen.u_shaped == ["f1", "f0"]
+    noise = np.random.default_rng(3).standard_normal(len(target)).astype(np.float32)
+    quiet = fit_input_screen(features, noise, eras, names)
+    assert len(quiet.linear) == 1 and quiet.u_shaped == [], "the strongest feature always stays"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerai_pipeline.models.mtm import MTMConfig
-from numerai_pipeline.models.mtm_training import MTMModel
-from numerai_pipeline_tests.models.test_mtm import tiny_data
+from numerai_pipeline.models.mlp import MLPConfig, MLPModel
+from numerai_pipeline_tests.helpers import tiny_data
 
 
 def test_selecting_scattered_eras_copies_and_a_run_of_eras_shares_the_features() -> None:
@@ -23,10 +22,14 @@ def test_selecting_scattered_eras_copies_and_a_run_of_eras_shares_the_features()
         np.testing.assert_array_equal(getattr(run, name), getattr(data, name)[rows])
 
 
-def test_the_mtm_refit_trains_on_the_features_without_copying_them() -> None:
+def test_the_refit_trains_on_the_features_without_copying_them() -> None:
     data = tiny_data()
-    model = MTMModel(MTMConfig.tiny())
-    model._setup(data)
-    model.all_eras = True
-    train, holdout = model._split(data)
-    assert holdout is None and train.features is data.features
+    seen = []
+
+    class Spy(MLPModel):
+        def build(self, train):
+            seen.append(train.features)
+            return super().build(train)
+
+    Spy(MLPConfig.tiny()).fit(data)
+    assert seen[-1] is data.features

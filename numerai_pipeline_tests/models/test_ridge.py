@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 
-from numerai_pipeline.evaluation.cv import era_cv_splits, split_holdout
-from numerai_pipeline.evaluation.metrics import per_era_corr, standard_error
+from numerai_pipeline.core.folds import HOLDOUT_FRACTION, era_cv_splits, split_holdout
+from numerai_pipeline.core.scoring import per_era_corr, standard_error
+from numerai_pipeline.core.targets import embargo_for_target
+from numerai_pipeline.core.training_data import TrainingData
 from numerai_pipeline.evaluation.oof import fold_predictions
 from numerai_pipeline.features.screening import per_era_feature_corr, tstats_over_eras
-from numerai_pipeline.models.base import TrainingData
 from numerai_pipeline.models.ridge import RidgeConfig, RidgeModel
 from numerai_pipeline_tests.models.test_xgb import planted
 
@@ -14,16 +15,18 @@ def test_ridge_learns_the_linear_part_out_of_fold_and_reports_its_penalty():
     data = planted(n_eras=80)
     fold = era_cv_splits(np.unique(data.eras), n_folds=1, embargo=4)[0]
     model, messages = RidgeModel(), []
-    oof = fold_predictions(model, data, fold, messages.append)
+    result = fold_predictions(model, data, fold, messages.append)
+    oof = result.predictions
     corr = per_era_corr(oof["prediction"].to_numpy(), oof["target"].to_numpy(), oof["era"])
     assert corr.mean() > 3 * standard_error(corr)
-    assert model.penalty in model.config.penalties
-    assert model.screen_bar in model.config.screen_t
+    assert result.schedule == model.schedule
+    assert model.schedule["penalty"] in model.config.penalties
+    assert model.schedule["screen_t"] in model.config.screen_t
     c = model.config
     assert set(model.holdout_scores) == {(b, p) for b in c.screen_t for p in c.penalties}
-    assert messages and messages[0].startswith(f"penalty {model.penalty:g}")
-    assert model.params()["penalty"] == model.penalty
-    assert model.params()["n_screened"] == model.n_screened
+    assert messages and messages[0].startswith(f"penalty {model.schedule['penalty']:g}")
+    assert model.params()["penalty"] == model.schedule["penalty"]
+    assert model.params()["n_screened"] == int(model.kept.sum())
     # the linear feature gets the largest weight; |x - 2| has no linear part
     assert np.argmax(np.abs(model.weights)) == 0 and model.weights[0] > 0
 
@@ -33,12 +36,13 @@ def test_penalty_is_picked_on_the_holdout_and_the_final_fit_uses_every_era():
     model = RidgeModel(RidgeConfig(penalties=(1e-4, 100.0), screen_t=(0.0,)))
     model.fit(data)
     assert model.holdout_scores[(0.0, 1e-4)] > model.holdout_scores[(0.0, 100.0)]
-    assert model.penalty == 1e-4
-    inner, _ = split_holdout(data.eras, model.config.holdout_fraction, model.config.embargo)
+    assert model.schedule == {"screen_t": 0.0, "penalty": 1e-4}
+    inner, _ = split_holdout(data.eras, HOLDOUT_FRACTION, embargo_for_target("target"))
     on_inner = RidgeModel(RidgeConfig(penalties=(1e-4,), screen_t=(0.0,)))
     on_inner.fit(data.select_eras(np.array(inner)))
-    on_all = RidgeModel(RidgeConfig(penalties=(1e-4,), screen_t=(0.0,), holdout_fraction=0.0))
-    on_all.fit(data)
+    on_all = RidgeModel()
+    on_all.fit(data, schedule=model.schedule)
+    assert not on_all.holdout_scores, "a given schedule is not selected again"
     np.testing.assert_allclose(model.weights, on_all.weights, rtol=1e-4)
     assert not np.allclose(model.weights, on_inner.weights, rtol=1e-3)
 
@@ -48,10 +52,11 @@ def test_chunked_moments_match_one_pass_and_nan_targets_are_left_out():
     targets = data.targets.copy()
     targets[::7, 0] = np.nan
     data = TrainingData(data.features, targets, data.eras, data.feature_names, data.target_names)
-    one = RidgeModel(RidgeConfig(penalties=(0.1,), holdout_fraction=0.0))
-    one.fit(data)
-    chunked = RidgeModel(RidgeConfig(penalties=(0.1,), holdout_fraction=0.0, chunk_rows=100))
-    chunked.fit(data)
+    schedule = {"screen_t": 0.0, "penalty": 0.1}
+    one = RidgeModel()
+    one.fit(data, schedule=schedule)
+    chunked = RidgeModel(RidgeConfig(chunk_rows=100))
+    chunked.fit(data, schedule=schedule)
     assert np.isfinite(one.weights).all()
     np.testing.assert_allclose(one.weights, chunked.weights, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(
@@ -80,21 +85,6 @@ def test_predict_before_fit_is_a_clear_error():
         RidgeModel().predict(np.zeros((2, 3), np.int8))
 
 
-def test_abs_columns_add_the_u_shaped_inputs():
-    """`planted` adds |x - 2| of feature 1: with it as an |ordinal value| input the ridge weighs it
-    (one weight per input, after the ordinal values) and predicts better."""
-    data = planted(n_eras=80)
-    plain, with_abs = RidgeModel(), RidgeModel(abs_columns=[1])
-    plain.fit(data)
-    with_abs.fit(data)
-    assert len(with_abs.weights) == data.features.shape[1] + 1 and with_abs.weights[-1] > 0
-    scores = [
-        per_era_corr(m.predict(data.features), data.main_target, data.eras).mean()
-        for m in (plain, with_abs)
-    ]
-    assert scores[1] > scores[0] + 0.05
-
-
 def sparse_signal(n_eras=60, rows=200, n_features=40, seed=0) -> TrainingData:
     """Two of `n_features` features carry a linear signal; the rest are noise."""
     rng = np.random.default_rng(seed)
@@ -112,12 +102,12 @@ def test_the_screen_keeps_the_signal_features_and_zeroes_the_rest():
     data = sparse_signal()
     model = RidgeModel(RidgeConfig(penalties=(0.01,), screen_t=(3.0,)))
     model.fit(data)
-    assert model.screen_bar == 3.0 and model.n_screened >= 2
+    assert model.schedule["screen_t"] == 3.0 and model.kept.sum() >= 2
     assert model.weights[0] > 0 > model.weights[1]
     assert (model.weights[2:] == 0).sum() >= 36  # at most a couple of noise features pass
     unscreened = RidgeModel(RidgeConfig(penalties=(0.01,), screen_t=(0.0,)))
     unscreened.fit(data)
-    assert model.n_screened < unscreened.n_screened == 40 == unscreened.kept.sum()
+    assert model.kept.sum() < unscreened.kept.sum() == 40
     np.testing.assert_array_equal(model.kept, model.weights != 0)
     assert (unscreened.weights != 0).all()
 
@@ -130,10 +120,10 @@ def test_the_holdout_picks_the_screen_when_few_features_carry_the_signal():
     scores = []
     for bars in ((0.0,), (0.0, 2.0, 3.0, 4.0)):
         model = RidgeModel(RidgeConfig(screen_t=bars))
-        oof = fold_predictions(model, data, fold)
+        oof = fold_predictions(model, data, fold).predictions
         corr = per_era_corr(oof["prediction"].to_numpy(), oof["target"].to_numpy(), oof["era"])
         scores.append(corr.mean())
-    assert model.screen_bar > 0 and model.n_screened < 20
+    assert model.schedule["screen_t"] > 0 and model.kept.sum() < 20
     assert scores[1] > scores[0] + 0.05
 
 

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from numerai_pipeline.evaluation.cv import era_cv_splits
-from numerai_pipeline.evaluation.metrics import per_era_corr, standard_error
+from numerai_pipeline.core.folds import era_cv_splits
+from numerai_pipeline.core.scoring import per_era_corr, standard_error
+from numerai_pipeline.core.training_data import TrainingData
 from numerai_pipeline.evaluation.oof import fold_predictions, shuffle_targets_within_eras
-from numerai_pipeline.models.base import TrainingData
 from numerai_pipeline.models.xgb import XGBoostConfig, XGBoostModel
 
 
@@ -30,7 +30,7 @@ def test_xgboost_learns_the_planted_signal_out_of_fold_and_reports_progress():
     data = planted()
     fold = era_cv_splits(np.unique(data.eras), n_folds=1, embargo=4)[0]
     messages = []
-    oof = fold_predictions(small_xgb(), data, fold, messages.append)
+    oof = fold_predictions(small_xgb(), data, fold, messages.append).predictions
     assert set(oof["era"]) == set(fold.test_eras)
     assert messages[-1] == "trees 60/60"
     corr = per_era_corr(oof["prediction"].to_numpy(), oof["target"].to_numpy(), oof["era"])
@@ -40,7 +40,7 @@ def test_xgboost_learns_the_planted_signal_out_of_fold_and_reports_progress():
 def test_shuffled_control_scores_within_noise_of_zero():
     data = shuffle_targets_within_eras(planted(), seed=1)
     fold = era_cv_splits(np.unique(data.eras), n_folds=1, embargo=4)[0]
-    oof = fold_predictions(small_xgb(), data, fold)
+    oof = fold_predictions(small_xgb(), data, fold).predictions
     corr = per_era_corr(oof["prediction"].to_numpy(), oof["target"].to_numpy(), oof["era"])
     assert abs(corr.mean()) < 3 * standard_error(corr)
 
@@ -61,9 +61,9 @@ def test_fit_sees_only_training_eras(monkeypatch):
     model = small_xgb()
     original = model.fit
 
-    def spy(train, progress):
+    def spy(train, progress, schedule=None):
         seen["eras"] = set(train.eras)
-        original(train, progress)
+        original(train, progress, schedule)
 
     monkeypatch.setattr(model, "fit", spy)
     fold_predictions(model, data, fold)

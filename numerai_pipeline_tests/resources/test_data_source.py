@@ -1,6 +1,6 @@
 import pytest
 
-from numerai_pipeline.data.schema import DatasetError
+from numerai_pipeline.core.schema import DatasetError
 from numerai_pipeline.resources.data_source import NumeraiDataSource
 
 

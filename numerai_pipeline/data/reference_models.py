@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from numerai_pipeline.data.schema import META_MODEL_COL, DatasetError
+from numerai_pipeline.core.schema import META_MODEL_COL, DatasetError
 
 
 def read_meta_model(path: Path | None) -> pd.Series | None:

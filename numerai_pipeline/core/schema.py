@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+import pandas as pd
 
 ID_COL = "id"
 ERA_COL = "era"
@@ -55,3 +56,20 @@ def validate_version(version: str) -> str:
             f"{', '.join(SUPPORTED_VERSIONS)}"
         )
     return version
+
+
+def feature_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """The named feature columns of a frame as an int8 block (n, len(names)): int8 bins as they
+    are (-1 = missing), or numbers with NaN for missing (read as -1)."""
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise DatasetError(
+            f"the rows lack {len(missing)} feature columns the model reads (e.g. {missing[0]!r}); "
+            "pass the same feature set the model was fit on"
+        )
+    columns = frame[names]
+    if all(dtype == np.int8 for dtype in columns.dtypes):
+        return columns.to_numpy(dtype=np.int8)
+    values = columns.to_numpy(dtype=np.float32)
+    values[np.isnan(values)] = MISSING_FEATURE
+    return values.astype(np.int8)

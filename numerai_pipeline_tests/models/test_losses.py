@@ -1,6 +1,10 @@
+"""The losses every network trains with."""
+
+from __future__ import annotations
+
 import torch
 
-from numerai_pipeline.models.neural import pearson_loss
+from numerai_pipeline.models.losses import pearson_loss, supervised_loss
 
 
 def test_pearson_loss_gradient_does_not_depend_on_thread_timing() -> None:
@@ -27,3 +31,14 @@ def test_pearson_loss_gradient_does_not_depend_on_thread_timing() -> None:
     assert torch.isfinite(grads[0]).all() and grads[0].abs().sum() > 0
     for grad in grads[1:]:
         assert torch.equal(grad, grads[0])
+
+
+def test_supervised_loss_is_the_main_target_plus_a_tenth_of_the_auxiliary_ones() -> None:
+    torch.manual_seed(0)
+    preds, targets = torch.randn(90, 3), torch.rand(90, 3)
+    eras = torch.arange(90) // 30
+    main = pearson_loss(preds[:, 0], targets[:, 0], eras)
+    aux = [pearson_loss(preds[:, j], targets[:, j], eras) for j in (1, 2)]
+    expected = main + 0.1 * torch.stack(aux).mean()
+    assert torch.allclose(supervised_loss(preds, targets, eras), expected, atol=1e-6)
+    assert torch.allclose(supervised_loss(preds[:, :1], targets[:, :1], eras), main)

@@ -1,4 +1,5 @@
-"""Walk-forward cross-validation over eras with an embargo between training and scored eras."""
+"""Walk-forward cross-validation over eras with an embargo between training and scored eras, and the
+embargoed inner holdout that fits use to pick their schedule."""
 
 from __future__ import annotations
 
@@ -7,24 +8,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerai_pipeline.data.eras import era_numbers, sorted_eras
-from numerai_pipeline.data.schema import DatasetError
+from numerai_pipeline.core.eras import era_numbers, sorted_eras
+from numerai_pipeline.core.schema import DatasetError
+from numerai_pipeline.core.targets import EMBARGO_20D
 
-EMBARGO_20D = 8
-EMBARGO_60D = 16
-TARGET_ERAS_20D = 4
-"""Weekly eras a 20-day target spans: scores of eras fewer than 4 apart share target days."""
-TARGET_ERAS_60D = 12
-
-
-def embargo_for_target(target_name: str) -> int:
-    """Eras to leave out between training and scoring: 16 for 60-day targets, else 8 (20-day)."""
-    return EMBARGO_60D if target_name.endswith("_60") else EMBARGO_20D
-
-
-def target_span_eras(target_name: str) -> int:
-    """Weekly eras one target value spans: 12 for 60-day targets, else 4 (20-day)."""
-    return TARGET_ERAS_60D if target_name.endswith("_60") else TARGET_ERAS_20D
+HOLDOUT_FRACTION = 0.15
+"""Share of a fit's latest eras held out to pick its schedule (epochs, penalty, screen)."""
+MIN_TRAIN_FRACTION = 0.4
+"""Share of the labeled eras before the first scored one: the first fold's training data."""
+MIN_TRAIN_ERAS = 4
 
 
 def split_holdout(
@@ -66,28 +58,53 @@ class EraFold:
         )
 
 
+def _first_test(numbers: np.ndarray, embargo: int) -> int:
+    """Index of the first scored era: after `MIN_TRAIN_FRACTION` of the eras and late enough for
+    `MIN_TRAIN_ERAS` training eras behind the embargo."""
+    first = int(len(numbers) * MIN_TRAIN_FRACTION)
+    while first < len(numbers) and np.sum(numbers < numbers[first] - embargo) < MIN_TRAIN_ERAS:
+        first += 1
+    return first
+
+
+def max_folds(n_eras: int, embargo: int, every_nth: int = 1) -> int:
+    """The most walk-forward folds `n_eras` consecutive labeled eras (every `every_nth` era) allow."""
+    numbers = np.arange(n_eras) * every_nth
+    return n_eras - _first_test(numbers, embargo)
+
+
+def min_eras_for_folds(n_folds: int, embargo: int, every_nth: int = 1) -> int:
+    """The fewest consecutive labeled eras (every `every_nth` era) that `n_folds` folds need."""
+    n = n_folds
+    while max_folds(n, embargo, every_nth) < n_folds:
+        n += 1
+    return n
+
+
 def era_cv_splits(
-    eras: Sequence[str],
-    n_folds: int,
-    embargo: int = EMBARGO_20D,
-    min_train_fraction: float = 0.4,
-    min_train_eras: int = 4,
+    eras: Sequence[str], n_folds: int, embargo: int = EMBARGO_20D, every_nth: int = 1
 ) -> list[EraFold]:
-    """Walk-forward folds: the eras after the first `min_train_fraction` are cut into `n_folds`
+    """Walk-forward folds: the eras after the first `MIN_TRAIN_FRACTION` are cut into `n_folds`
     consecutive test blocks; each fold trains on the eras that end more than `embargo` eras
     (counted in era numbers, so subsampled eras keep the real gap) before its test block, so
     no fit sees an era whose targets overlap the eras it is scored on."""
     ordered = sorted_eras(eras)
     numbers = era_numbers(ordered)
     n = len(ordered)
-    first_test = int(n * min_train_fraction)
-    while first_test < n and np.sum(numbers < numbers[first_test] - embargo) < min_train_eras:
-        first_test += 1
+    first_test = _first_test(numbers, embargo)
     if n_folds < 1 or n - first_test < n_folds:
+        possible = n - first_test
+        advice = (
+            f"set NUMERAI_CV_FOLDS to at most {possible}, or add labeled eras"
+            if possible > 0
+            else "add labeled eras (or keep more of them: a smaller NUMERAI_EVERY_NTH_ERA)"
+        )
+        kept = "" if every_nth == 1 else f" when keeping every {every_nth}th era"
+        needed = min_eras_for_folds(max(n_folds, 1), embargo, every_nth)
         raise DatasetError(
-            f"{n} labeled eras are too few for {n_folds} CV folds with an embargo of {embargo} "
-            f"eras and at least {min_train_eras} training eras; use fewer folds, a smaller "
-            "every-Nth-era subsampling or more data"
+            f"{n} labeled eras are too few for {n_folds} CV fold(s) with an embargo of {embargo} "
+            f"eras: {n_folds} fold(s) need at least {needed} labeled eras{kept}, of which "
+            f"{MIN_TRAIN_ERAS} to train on behind the embargo; {advice}"
         )
     folds = []
     for i, block in enumerate(np.array_split(np.arange(first_test, n), n_folds), start=1):

@@ -1,0 +1,1 @@
+"""Serving fitted models: MLflow pyfunc packaging and Numerai's hosted model-upload export."""
