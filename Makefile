@@ -11,7 +11,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install run test lint format ui mlflow-ui bench clean
+.PHONY: install run test test-upload lint format ui mlflow-ui bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ format: install
 
 test: lint
 	$(BIN)/pytest
+
+# The model-upload pickle in a virtual environment like Numerai's image (minutes: not in `test`).
+test-upload: install
+	$(BIN)/pytest -m numerai_image -s
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml

@@ -38,10 +38,21 @@ def prepare_dagster_home(home: PipelineHome) -> Path:
     return home.dagster
 
 
-def _partitions(stage: str) -> list[str | None]:
-    from numerai_pipeline.assets.partitions import cv_fold_partitions
+def _partitions(stage: str, instance, resources: dict[str, object]) -> list[str | None]:
+    """The stage's partitions: every CV fold, the current round (added to the instance), or
+    none."""
+    from numerai_pipeline.assets.partitions import cv_fold_partitions, round_partitions
+    from numerai_pipeline.schedules import calendar_for
 
-    return list(cv_fold_partitions.get_partition_keys()) if stage == "cross_validate" else [None]
+    if stage == "cross_validate":
+        return list(cv_fold_partitions.get_partition_keys())
+    if stage != "submit":
+        return [None]
+    numerai = resources["numerai"].process_config_and_initialize()
+    data_source = resources["data_source"].process_config_and_initialize()
+    key = calendar_for(numerai, data_source).current().key
+    instance.add_dynamic_partitions(round_partitions.name, [key])
+    return [key]
 
 
 def _check_gpu_pool(instance, report: Callable[[str], None]) -> None:
@@ -79,12 +90,13 @@ def run_pipeline(
     prepare_dagster_home(home)
     instance = DagsterInstance.get()
     defs = build_definitions(resources)
-    fingerprint = settings_fingerprint(resources or resources_from_env(), RESULT_SETTINGS)
+    resources = resources or resources_from_env()
+    fingerprint = settings_fingerprint(resources, RESULT_SETTINGS)
     planner = Planner(defs, instance, fingerprint)
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     dataset = AssetKey("numerai_dataset")
     for stage in STAGES[: STAGES.index(until) + 1]:
-        for partition in _partitions(stage):
+        for partition in _partitions(stage, instance, resources):
             _check_gpu_pool(instance, report)
             job_name = "prepare_data" if stage == "dataset" else stage
             plan = planner.plan(job_name, partition, redo)

@@ -1,37 +1,20 @@
-"""The single Definitions object: assets, checks, jobs and resources of numerai-pipeline."""
+"""The single Definitions object: assets, checks, jobs, schedules, sensors and resources."""
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, FilesystemIOManager, define_asset_job
+import os
+from pathlib import Path
+
+import yaml
+from dagster import Definitions, ExecutorDefinition, FilesystemIOManager
 
 from numerai_pipeline.assets import cv, eras, evaluation, features, ingest, models, submission
-from numerai_pipeline.assets.partitions import cv_fold_partitions
-from numerai_pipeline.resources import resources_from_env
+from numerai_pipeline.jobs import JOBS
+from numerai_pipeline.resources import SettingsError, resources_from_env
 from numerai_pipeline.runner.console import console_logger
+from numerai_pipeline.schedules import monthly_retraining, weekly_submission
+from numerai_pipeline.sensors import new_round_sensor
 from numerai_pipeline.storage.home import PipelineHome
-
-PREPARE = AssetSelection.groups("ingest", "eras", "features")
-CV = AssetSelection.groups("cv")
-SELECT_AND_TRAIN = AssetSelection.groups("evaluation", "models")
-SUBMIT = AssetSelection.groups("submission")
-
-prepare_job = define_asset_job(
-    "prepare_data", selection=PREPARE, description="Dataset, eras, features, era context."
-)
-cv_job = define_asset_job(
-    "cross_validate",
-    selection=CV,
-    partitions_def=cv_fold_partitions,
-    description="Every roster model on one CV fold.",
-)
-select_and_train_job = define_asset_job(
-    "select_and_train",
-    selection=SELECT_AND_TRAIN,
-    description="Ensemble selection, CV report, final fits, champion.",
-)
-submit_job = define_asset_job(
-    "submit", selection=SUBMIT, description="Live predictions of the champion, submission."
-)
 
 ASSETS = [
     ingest.numerai_dataset,
@@ -43,9 +26,31 @@ ASSETS = [
     evaluation.cv_report,
     *models.FINAL_ASSETS,
     models.champion,
+    models.model_upload,
+    submission.live_dataset,
+    submission.live_features,
     submission.live_predictions,
     submission.submission,
 ]
+
+
+def executor_from_env() -> ExecutorDefinition | None:
+    """The `k8s_job_executor` (a pod per step) configured by the file that
+    NUMERAI_K8S_EXECUTOR_CONFIG names (docker/k8s/executor.yaml's layout), or None when it is
+    unset: Dagster's default executor, as `make run` uses."""
+    path = os.environ.get("NUMERAI_K8S_EXECUTOR_CONFIG", "").strip()
+    if not path:
+        return None
+    try:
+        config = yaml.safe_load(Path(path).read_text())["execution"]["config"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise SettingsError(
+            f"NUMERAI_K8S_EXECUTOR_CONFIG names {path}, which is not a readable executor config "
+            f"with execution.config ({exc}); fix the file or unset the variable"
+        ) from None
+    from dagster_k8s import k8s_job_executor
+
+    return k8s_job_executor.configured(config)
 
 
 def build_definitions(resources: dict[str, object] | None = None) -> Definitions:
@@ -56,10 +61,13 @@ def build_definitions(resources: dict[str, object] | None = None) -> Definitions
         resources = {**resources_from_env(), "io_manager": FilesystemIOManager(base_dir=storage)}
     return Definitions(
         assets=ASSETS,
-        asset_checks=[ingest.dataset_checks],
-        jobs=[prepare_job, cv_job, select_and_train_job, submit_job],
+        asset_checks=[ingest.dataset_checks, submission.live_file_valid],
+        jobs=JOBS,
+        schedules=[weekly_submission, monthly_retraining],
+        sensors=[new_round_sensor],
         loggers={"console": console_logger},
         resources=resources,
+        executor=executor_from_env(),
     )
 
 

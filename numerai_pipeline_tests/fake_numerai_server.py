@@ -1,8 +1,10 @@
 """A Numerai-like API on 127.0.0.1 for tests: GraphQL as numerapi 3.1.1 sends it, files, uploads.
 
 GraphQL (POST to the root URL, root field picked from the query text):
-  listDatasets, dataset (download URL on this server), rounds(number: 0), account { models },
-  submission_upload_auth (PUT URL on this server), create_submission.
+  listDatasets, dataset (download URL on this server), rounds(number), account { models },
+  submission_upload_auth (PUT URL on this server), create_submission, and the model upload's
+  computePickleDataVersions, computePickleDockerImages, computePickleUploadAuth,
+  createComputePickleUpload.
 Authenticated fields need `Authorization: Token <public_id>$<secret_key>`.
 Files: GET/HEAD /files/<version>/<file> with `Range: bytes=a-`, `bytes=a-b`, `bytes=-n`.
 Uploads: PUT /uploads/<key>.
@@ -26,7 +28,15 @@ from typing import Any, Literal
 from numerai_pipeline.data.synthetic import write_synthetic_dataset
 from numerai_pipeline.numerai_api import NumeraiClient
 
-AUTHENTICATED_FIELDS = {"account", "submission_upload_auth", "create_submission"}
+AUTHENTICATED_FIELDS = {
+    "account",
+    "submission_upload_auth",
+    "create_submission",
+    "computePickleDataVersions",
+    "computePickleDockerImages",
+    "computePickleUploadAuth",
+    "createComputePickleUpload",
+}
 AUTH_ERROR_MESSAGE = "You must be authenticated: your API key is invalid or has been revoked"
 ROUND_CLOSED_MESSAGE = "Current round not open for submissions"
 CLASSIC_TOURNAMENT = 8
@@ -63,6 +73,20 @@ class Upload:
     round_num: int
 
 
+@dataclass(frozen=True)
+class ModelUpload:
+    model_id: str
+    filename: str
+    data: bytes
+    upload_id: str
+    data_version_id: str
+    docker_image_id: str
+
+
+def _ids(*names: str) -> dict[str, str]:
+    return {name: str(uuid.uuid4()) for name in names}
+
+
 @dataclass
 class FakeNumerai:
     """State of a running fake server; `url` is the GraphQL endpoint."""
@@ -73,9 +97,16 @@ class FakeNumerai:
     secret_key: str
     current_round: int
     url: str = ""
+    round_opened: dt.datetime | None = None
+    """When the current round opened (a test sets it to open a new round); None: an hour ago."""
     faults: Faults = field(default_factory=Faults)
     requests: list[RequestRecord] = field(default_factory=list)
     uploads: list[Upload] = field(default_factory=list)
+    model_uploads: list[ModelUpload] = field(default_factory=list)
+    data_versions: dict[str, str] = field(default_factory=lambda: _ids("v5.0", "v5.2"))
+    docker_images: dict[str, str] = field(
+        default_factory=lambda: _ids("Python 3.10", "Python 3.11", "Python 3.12")
+    )
     _put_files: dict[str, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -112,8 +143,12 @@ class FakeNumerai:
             return limit
 
 
-def _round_times(is_open: bool) -> tuple[str, str]:
+def _round_times(is_open: bool, opened: dt.datetime | None) -> tuple[str, str]:
+    """(openTime, closeTime) of the current round: `opened` when a test set it, else open an
+    hour ago and closing in an hour, or closed two hours ago."""
     now = dt.datetime.now(dt.UTC)
+    if opened is not None:
+        return opened.isoformat(), (opened + dt.timedelta(hours=1)).isoformat()
     if is_open:
         return (now - dt.timedelta(hours=1)).isoformat(), (now + dt.timedelta(hours=1)).isoformat()
     return (now - dt.timedelta(hours=26)).isoformat(), (now - dt.timedelta(hours=2)).isoformat()
@@ -227,8 +262,15 @@ class _Handler(BaseHTTPRequestHandler):
             return f"{base}/files/{filename}"
         if operation == "rounds":
             number = variables.get("number") or fake.current_round
-            open_time, close_time = _round_times(fake.faults.round_open)
-            return [{"number": number, "openTime": open_time, "closeStakingTime": close_time}]
+            open_time, close_time = _round_times(fake.faults.round_open, fake.round_opened)
+            return [
+                {
+                    "number": number,
+                    "openTime": open_time,
+                    "closeTime": close_time,
+                    "closeStakingTime": close_time,
+                }
+            ]
         if operation == "account":
             models = [
                 {"id": model_id, "name": name, "tournament": CLASSIC_TOURNAMENT}
@@ -245,6 +287,20 @@ class _Handler(BaseHTTPRequestHandler):
             }
         if operation == "create_submission":
             return {"id": self._create_submission(variables)}
+        if operation == "computePickleDataVersions":
+            return [{"name": k, "id": v} for k, v in fake.data_versions.items()]
+        if operation == "computePickleDockerImages":
+            return [{"name": k, "id": v} for k, v in fake.docker_images.items()]
+        if operation == "computePickleUploadAuth":
+            if variables.get("modelId") not in fake.models.values():
+                raise _GraphQLError(f"model {variables.get('modelId')} does not exist")
+            key = uuid.uuid4().hex
+            return {
+                "filename": f"{key}/{variables.get('filename')}",
+                "url": f"{base}/uploads/{key}",
+            }
+        if operation == "createComputePickleUpload":
+            return {"id": self._create_model_upload(variables)}
         raise _GraphQLError(f"unknown query field {operation!r}")
 
     def _create_submission(self, variables: dict[str, Any]) -> str:
@@ -260,6 +316,23 @@ class _Handler(BaseHTTPRequestHandler):
         model_id = str(variables.get("modelId"))
         fake.uploads.append(Upload(model_id, name, data, submission_id, fake.current_round))
         return submission_id
+
+    def _create_model_upload(self, variables: dict[str, Any]) -> str:
+        fake = self.fake
+        key, _, name = str(variables.get("filename", "")).partition("/")
+        with fake._lock:
+            data = fake._put_files.pop(key, None)
+        if data is None:
+            raise _GraphQLError(f"no uploaded file {variables.get('filename')}")
+        version, image = variables.get("dataVersionId"), variables.get("dockerImageId")
+        if version not in fake.data_versions.values():
+            raise _GraphQLError(f"data version {version} does not exist")
+        if image not in fake.docker_images.values():
+            raise _GraphQLError(f"docker image {image} does not exist")
+        upload_id = str(uuid.uuid4())
+        model_id = str(variables.get("modelId"))
+        fake.model_uploads.append(ModelUpload(model_id, name, data, upload_id, version, image))
+        return upload_id
 
     # --- files and uploads ----------------------------------------------------------------------
     def _data_file(self, filename: str) -> Path | None:

@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 from numerai_pipeline.assets import CODE_VERSION
 from numerai_pipeline.core.folds import EraPlan
 from numerai_pipeline.core.scoring import mean_corr
-from numerai_pipeline.data.reference_models import read_meta_model
+from numerai_pipeline.data.reference_models import read_benchmark, read_meta_model
 from numerai_pipeline.data.sources import DatasetFiles
 from numerai_pipeline.data.synthetic import read_signal
 from numerai_pipeline.ensemble.selection import (
@@ -19,7 +19,12 @@ from numerai_pipeline.ensemble.selection import (
     nested_selection,
 )
 from numerai_pipeline.evaluation.oof import stack_folds
-from numerai_pipeline.evaluation.report import build_cv_report, report_markdown, write_report_files
+from numerai_pipeline.evaluation.report import (
+    BENCHMARK,
+    build_cv_report,
+    report_markdown,
+    write_report_files,
+)
 from numerai_pipeline.features.engineering import FeatureMatrix, load_training_data
 from numerai_pipeline.models.roster import CANDIDATES, REFERENCE, ROSTER, comparisons
 from numerai_pipeline.resources.home import HomeResource
@@ -85,7 +90,7 @@ def cv_report(
     ensemble: EnsembleSelection,
     **cv,
 ) -> Output[dict]:
-    """Per-era CORR, Sharpe, drawdown, MMC and feature exposure of every model, blend and fold."""
+    """Per-era CORR, Sharpe, drawdown, MMC, BMC and feature exposure of every model and blend."""
     oof = {spec.name: stack_folds(cv[spec.name]) for spec in ROSTER}
     oof.update(ensemble.predictions)
     if numerai_dataset.signal is not None:
@@ -94,6 +99,9 @@ def cv_report(
         oof[ORACLE] = reference.assign(prediction=signal)
     scored = sorted({era for frame in oof.values() for era in frame["era"].unique()})
     best = max(CANDIDATES, key=lambda m: mean_corr(*(oof[m][c].to_numpy() for c in COLUMNS)))
+    benchmark = read_benchmark(
+        numerai_dataset.validation_benchmark, numerai_dataset.version, feature_matrix.main_target
+    )
     report = build_cv_report(
         oof,
         rows_features(feature_matrix, scored, feature_matrix.features),
@@ -104,11 +112,15 @@ def cv_report(
             "folds before it, behind the embargo (fold 1: no prior folds, not scored)",
             EQUAL_BLEND: "equal weights over the candidates' gaussianized predictions",
             ORACLE: "the synthetic data's noise-free planted signal: the achievable limit",
+            BENCHMARK: f"Numerai's benchmark model {getattr(benchmark, 'name', '')} on the eras "
+            "its file covers (BMC is measured against it)",
         },
         comparisons=[*comparisons(), (ENSEMBLE, best), (EQUAL_BLEND, best)],
+        benchmark=benchmark,
     )
     summary = ensemble_summary(ensemble)
     report["ensemble"], report["champion"] = summary, summary["champion"]
+    report["main_target"] = feature_matrix.main_target
     paths = write_report_files(report, home.paths.reports)
     markdown = report_markdown(report)
     with mlflow_tracking.start_run(context, "cv_report"):

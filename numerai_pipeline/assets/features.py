@@ -38,6 +38,7 @@ def feature_matrix(
             "features": len(matrix.features),
             "engineered_features": len(matrix.engineered),
             "targets": len(matrix.targets),
+            "main_target": matrix.main_target,
             "neutralizers": len(matrix.neutralizers),
             "labeled_path": MetadataValue.path(str(matrix.labeled)),
             "live_path": MetadataValue.path(str(matrix.live)),

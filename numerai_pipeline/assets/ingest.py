@@ -16,9 +16,16 @@ from dagster import (
 )
 
 from numerai_pipeline.assets import CODE_VERSION
+from numerai_pipeline.core.schema import DatasetError
 from numerai_pipeline.data.consistency import check_consistency, dataset_notes
+from numerai_pipeline.data.loading import has_continuous_features
 from numerai_pipeline.data.sources import DatasetFiles
-from numerai_pipeline.data.validation import REMEDIES, CheckResult, scan_dataset_file
+from numerai_pipeline.data.validation import (
+    CONTINUOUS_NOTE,
+    REMEDIES,
+    CheckResult,
+    scan_dataset_file,
+)
 from numerai_pipeline.resources.data_source import NumeraiDataSource
 from numerai_pipeline.resources.home import HomeResource
 from numerai_pipeline.resources.numerai import NumeraiResource
@@ -37,6 +44,10 @@ def numerai_dataset(
     client = numerai.client() if data_source.source == "numerai" else None
     files = data_source.fetch(home.paths.data, client)
     context.log.info(f"dataset {files.version} from {data_source.source} at {files.root}")
+    scale = "bins 0..4"
+    if _continuous(files):
+        scale = CONTINUOUS_NOTE
+        context.log.warning(f"{files.version}: the features are {CONTINUOUS_NOTE}")
     sizes = {
         f"{path.name}_bytes": path.stat().st_size
         for path in (files.train, files.validation, files.live)
@@ -46,8 +57,22 @@ def numerai_dataset(
         return Output(
             files,
             data_version=DataVersion(files.fingerprint()),
-            metadata={"source": data_source.source, **files.to_metadata(), **sizes},
+            metadata={
+                "source": data_source.source,
+                "feature_scale": scale,
+                **files.to_metadata(),
+                **sizes,
+            },
         )
+
+
+def _continuous(files: DatasetFiles) -> bool:
+    """Whether the train file's features are continuous (an unreadable file: no; the blocking
+    checks report it)."""
+    try:
+        return has_continuous_features(files.train)
+    except DatasetError:
+        return False
 
 
 @multi_asset_check(

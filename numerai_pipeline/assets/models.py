@@ -1,13 +1,18 @@
-"""[models] Final fits of every candidate on all used labeled eras with the schedule CV chose, and
-the champion: the selected combination registered in MLflow as one pyfunc with alias `champion`."""
+"""[models] Final fits of every candidate on all used labeled eras with the schedule CV chose, the
+champion: the selected combination registered in MLflow as one pyfunc with alias `champion`, and
+the champion as Numerai's hosted model-upload pickle."""
 
-from dataclasses import dataclass
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output, asset
 
 from numerai_pipeline.assets import CODE_VERSION
 from numerai_pipeline.assets.cv import GPU_STEP, ModelConfig, model_inputs, progress
 from numerai_pipeline.core.folds import EraPlan
+from numerai_pipeline.data.sources import DatasetFiles
 from numerai_pipeline.ensemble.champion import Champion
 from numerai_pipeline.ensemble.selection import EnsembleSelection
 from numerai_pipeline.evaluation.oof import FoldPredictions, consensus_schedule
@@ -17,6 +22,7 @@ from numerai_pipeline.models.saved import load_model, save_model
 from numerai_pipeline.resources.compute import ComputeResource
 from numerai_pipeline.resources.home import HomeResource
 from numerai_pipeline.resources.mlflow_tracking import MlflowTracking
+from numerai_pipeline.resources.numerai import NumeraiResource
 
 CHAMPION_MODEL = "numerai-champion"
 """The registered model whose alias `champion` is what live predictions serve."""
@@ -132,3 +138,40 @@ def champion(
             "mlflow_run": run.info.run_id,
         },
     )
+
+
+@asset(code_version=CODE_VERSION, group_name="models", kinds={"python"})
+def model_upload(
+    context: AssetExecutionContext,
+    home: HomeResource,
+    numerai: NumeraiResource,
+    mlflow_tracking: MlflowTracking,
+    numerai_dataset: DatasetFiles,
+    feature_matrix: FeatureMatrix,
+    champion: str,
+) -> Output[str]:
+    """The champion as Numerai's model-upload pickle, uploaded once per pickle when switched on."""
+    from numerai_pipeline.serving.numerai_pickle import PICKLE_NAME, export_model_pickle
+    from numerai_pipeline.submission.model_upload import upload_model_pickle
+
+    with tempfile.TemporaryDirectory() as tmp:
+        served = mlflow_tracking.download_model(champion, Path(tmp))
+        folder = next(served.rglob("champion.json")).parent
+        path = export_model_pickle(
+            folder, feature_matrix.features, feature_matrix.groups, home.paths.models / PICKLE_NAME
+        )
+    python = "{}.{}".format(*sys.version_info[:2])
+    metadata = {"pickle": MetadataValue.path(str(path)), "bytes": path.stat().st_size}
+    metadata["python"] = python
+    if numerai.model_upload:
+        result = upload_model_pickle(
+            numerai.client(),
+            path,
+            numerai.model_name,
+            data_version=numerai_dataset.version,
+            docker_image=numerai.model_upload_image,
+            ledger_path=home.paths.submissions / "model_uploads.json",
+        )
+        context.log.info(f"model upload for {result.model_name}: {result.reason}")
+        metadata.update({k: "" if v is None else str(v) for k, v in asdict(result).items()})
+    return Output(str(path), metadata=metadata)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -29,17 +30,33 @@ def ordinal_values(features: np.ndarray) -> np.ndarray:
     return values
 
 
-SUPPORTED_VERSIONS = ("v4.3", "v5.0", "v5.1", "v5.2")
+KNOWN_VERSIONS = ("v4.3", "v5.0", "v5.1", "v5.2", "v5.3")
+"""Versions this release has seen; any other label is accepted too (for messages only)."""
 DATA_TYPES = ("train", "validation", "live")
+LIVE_FILE = "live.parquet"
+LIVE_BENCHMARK_FILE = "live_benchmark_models.parquet"
+VALIDATION_BENCHMARK_FILE = "validation_benchmark_models.parquet"
+
+
+def per_round_name(file_name: str, round_num: int) -> str:
+    """A live file's name kept per round: "live.parquet", 1234 -> "live_1234.parquet"."""
+    stem, _, suffix = file_name.rpartition(".")
+    return f"{stem}_{round_num}.{suffix}"
 
 
 class DatasetError(ValueError):
     """A dataset file or frame is unusable; the message says what is wrong and what to do."""
 
 
+def is_feature_column(name: str) -> bool:
+    """Whether a column is a feature: `feature_<name>`, or `feature<n>` as in Numerai's pre-2019
+    files."""
+    return name.startswith(FEATURE_PREFIX) or re.fullmatch(r"feature\d+", name) is not None
+
+
 def feature_columns(columns: Iterable[str]) -> list[str]:
     """Feature column names in file order."""
-    return [c for c in columns if c.startswith(FEATURE_PREFIX)]
+    return [c for c in columns if is_feature_column(c)]
 
 
 def target_columns(columns: Iterable[str]) -> list[str]:
@@ -49,13 +66,25 @@ def target_columns(columns: Iterable[str]) -> list[str]:
 
 
 def validate_version(version: str) -> str:
-    """Return `version` if the pipeline knows it, else raise a DatasetError naming the choices."""
-    if version not in SUPPORTED_VERSIONS:
+    """Return `version` if it can name a version folder (any label Numerai lists or a local
+    folder holds: "v5.3", "legacy"), else raise a DatasetError saying why."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", version or "") or ".." in version:
         raise DatasetError(
-            f"unknown Numerai data version {version!r}; set NUMERAI_DATA_VERSION to one of "
-            f"{', '.join(SUPPORTED_VERSIONS)}"
+            f"data version {version!r} cannot name a folder; set NUMERAI_DATA_VERSION to a "
+            f"version label such as {', '.join(KNOWN_VERSIONS[-2:])} (letters, digits, '.', "
+            "'_', '-')"
         )
     return version
+
+
+def benchmark_column(version: str, main_target: str) -> str:
+    """The column of Numerai's benchmark models files that BMC is measured against for a version
+    and main target, named as Numerai names it: "v5.0", "target_cyrusd_20" -> "v5_lgbm_cyrusd20";
+    "v5.3", "target_ender_20" -> "v53_lgbm_ender20"."""
+    major, _, minor = version.partition(".")
+    tag = major + ("" if minor in ("", "0") else minor.replace(".", ""))
+    name = main_target.removeprefix(TARGET_PREFIX + "_").replace("_", "")
+    return f"{tag}_lgbm_{name}"
 
 
 def feature_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:

@@ -17,7 +17,7 @@ from numerai_pipeline.data.eras import MIN_ERA_ROWS
 from numerai_pipeline.data.loading import parquet_columns, read_features_json
 from numerai_pipeline.data.reference_models import read_meta_model
 from numerai_pipeline.data.sources import DatasetFiles
-from numerai_pipeline.data.validation import CheckResult, FileScan
+from numerai_pipeline.data.validation import CONTINUOUS_NOTE, CheckResult, FileScan
 
 
 def _era_problems(scans: dict[str, FileScan]) -> list[str]:
@@ -118,7 +118,8 @@ def check_consistency(files: DatasetFiles, scans: dict[str, FileScan], remedy: s
 
 def dataset_notes(scans: dict[str, FileScan]) -> CheckResult:
     """What is accepted but worth a word: eras with fewer than `MIN_ERA_ROWS` labeled rows (left
-    out of training and scoring) and feature values read as missing."""
+    out of training and scoring), continuous features (binned when read) and feature values read
+    as missing."""
     notes = []
     labeled: Counter = Counter()
     for scan in scans.values():
@@ -128,6 +129,11 @@ def dataset_notes(scans: dict[str, FileScan]) -> CheckResult:
         notes.append(
             f"{len(small)} eras have fewer than {MIN_ERA_ROWS} labeled rows and are left out of "
             f"training and scoring: {', '.join(small[:5])}{' ...' if len(small) > 5 else ''}"
+        )
+    continuous = [name for name, scan in scans.items() if scan.tally.continuous]
+    if continuous:
+        notes.append(
+            f"{', '.join(f'{n}.parquet' for n in continuous)}: features are {CONTINUOUS_NOTE}"
         )
     for name, scan in scans.items():
         if scan.tally.missing_values:

@@ -6,20 +6,22 @@ import logging
 import shutil
 from pathlib import Path
 
-from numerai_pipeline.core.schema import DatasetError
+from numerai_pipeline.core.schema import (
+    LIVE_BENCHMARK_FILE,
+    LIVE_FILE,
+    VALIDATION_BENCHMARK_FILE,
+    DatasetError,
+    per_round_name,
+)
 from numerai_pipeline.numerai_api.client import NumeraiClient
 from numerai_pipeline.storage.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
 REQUIRED_FILES = ("train.parquet", "validation.parquet", "features.json")
-OPTIONAL_FILES = ("meta_model.parquet",)
-LIVE_FILE = "live.parquet"
-
-
-def live_file_name(round_num: int) -> str:
-    """Per-round name of the live file inside the version folder."""
-    return f"live_{round_num}.parquet"
+OPTIONAL_FILES = ("meta_model.parquet", VALIDATION_BENCHMARK_FILE)
+LIVE_FILES = (LIVE_FILE, LIVE_BENCHMARK_FILE)
+"""Files of the round (downloaded per round as `<name>_<round>.parquet`); the first is required."""
 
 
 def download_numerai_dataset(
@@ -27,29 +29,45 @@ def download_numerai_dataset(
 ) -> Path:
     """Download `version`'s files into `dest_root/<version>/` and return that folder.
 
-    Complete files are skipped and partial ones resumed. The live file is stored per round as
-    `live_<round>.parquet` and copied atomically to `live.parquet`.
+    Complete files are skipped and partial ones resumed. The round's live files are stored per
+    round (`live_<round>.parquet`) and copied atomically to their plain names.
     """
     available = set(client.list_datasets(round_num))
     versions = sorted({name.split("/", 1)[0] for name in available if "/" in name})
     if version not in versions:
         raise DatasetError(
             f"Numerai has no dataset version {version!r}; available: {', '.join(versions) or 'none'}"
+            ": set NUMERAI_DATA_VERSION to one of them"
         )
     missing = [f for f in (*REQUIRED_FILES, LIVE_FILE) if f"{version}/{f}" not in available]
     if missing:
-        raise DatasetError(f"Numerai's {version} listing lacks {', '.join(missing)}")
+        raise DatasetError(
+            f"Numerai's {version} listing lacks {', '.join(missing)}, which the pipeline needs; "
+            "set NUMERAI_DATA_VERSION to a version that has them"
+        )
     folder = Path(dest_root) / version
     for name in (*REQUIRED_FILES, *OPTIONAL_FILES):
         if f"{version}/{name}" in available:
             client.download_dataset(f"{version}/{name}", folder / name, round_num)
         else:
             logger.info("%s/%s is not listed; skipping it", version, name)
-
     live_round = round_num if round_num is not None else client.get_current_round()
-    live_path = client.download_dataset(
-        f"{version}/{LIVE_FILE}", folder / live_file_name(live_round), live_round
-    )
-    with atomic_path(folder / LIVE_FILE) as tmp:
-        shutil.copyfile(live_path, tmp)
+    for name, path in download_live_files(client, version, folder, live_round).items():
+        with atomic_path(folder / name) as tmp:
+            shutil.copyfile(path, tmp)
     return folder
+
+
+def download_live_files(
+    client: NumeraiClient, version: str, folder: Path, round_num: int
+) -> dict[str, Path]:
+    """The round's live files (the live rows, and the benchmark models' predictions when listed)
+    downloaded as `<name>_<round>.parquet` into `folder`, by plain name."""
+    available = set(client.list_datasets(round_num))
+    return {
+        name: client.download_dataset(
+            f"{version}/{name}", folder / per_round_name(name, round_num), round_num
+        )
+        for name in LIVE_FILES
+        if name == LIVE_FILE or f"{version}/{name}" in available
+    }

@@ -17,18 +17,20 @@ import pyarrow.parquet as pq
 from numerai_pipeline.core.schema import (
     DATA_TYPE_COL,
     ERA_COL,
-    FEATURE_PREFIX,
     ID_COL,
     MISSING_FEATURE,
     TARGET_COL,
     TARGET_PREFIX,
     DatasetError,
+    is_feature_column,
 )
 from numerai_pipeline.data.eras import era_labels, stored_era_values
 
 _BATCH_BYTES = 64 * 2**20
 """Rough size of one scanned record batch; bounds the Arrow memory held while converting."""
 _BIN_TOLERANCE = 1e-3
+_SCALE_SAMPLE = (1_000, 8)
+"""Rows and float feature columns read to tell continuous features from bins stored as floats."""
 
 
 def read_features_json(path: Path) -> dict:
@@ -67,10 +69,14 @@ def open_parquet(path: Path) -> pq.ParquetFile:
         raise corrupt_file_error(path, exc) from exc
 
 
+def _schema(path: Path) -> pa.Schema:
+    with open_parquet(path) as pf:
+        return pf.schema_arrow
+
+
 def parquet_columns(path: Path) -> list[str]:
     """Column names in the file's schema (including the `id` index) without reading data."""
-    with open_parquet(path) as pf:
-        return list(pf.schema_arrow.names)
+    return list(_schema(path).names)
 
 
 def feature_codes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -103,6 +109,63 @@ def feature_codes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return codes, bad
 
 
+Source = Path | pa.Table
+"""A Numerai parquet file, or rows already in memory (e.g. the live frame Numerai hands a
+model-upload `predict`) as an arrow table with an `id` column."""
+
+
+def has_continuous_features(source: Source, features: Sequence[str] | None = None) -> bool:
+    """Whether the features (`features`, default all) are continuous values in [0, 1], as in
+    Numerai's pre-2019 releases, rather than the five bins: read from a sample of the first rows
+    of a few float feature columns (bins stored as floats sit on the 0.25 grid; continuous
+    values almost never do)."""
+    schema = source.schema if isinstance(source, pa.Table) else _schema(source)
+    names = [f for f in schema.names if is_feature_column(f)] if features is None else features
+    floats = [f for f in names if pa.types.is_floating(schema.field(f).type)]
+    rows, columns = _SCALE_SAMPLE
+    if not floats:
+        return False
+    if isinstance(source, pa.Table):
+        batch = source.select(floats[:columns]).slice(0, rows)
+    else:
+        with open_parquet(source) as pf:
+            if pf.metadata.num_rows == 0:
+                return False
+            try:
+                batch = next(pf.iter_batches(batch_size=rows, columns=floats[:columns]))
+            except (pa.ArrowException, OSError) as exc:
+                raise corrupt_file_error(source, exc) from exc
+    values = np.concatenate([c.to_numpy(zero_copy_only=False) for c in batch.columns])
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return False
+    off_grid = np.abs(values * 4 - np.rint(values * 4)) > _BIN_TOLERANCE
+    return bool((off_grid & (values >= 0) & (values <= 1)).mean() > 0.5)
+
+
+def continuous_values(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Continuous feature values as float32 (NaN for null) and a mask of bad values (outside
+    [0, 1], or not numeric), which are set to NaN."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_floating(array.type) or pa.types.is_integer(array.type)):
+        return np.full(len(array), np.nan, np.float32), np.ones(len(array), dtype=bool)
+    values = pc.cast(array, pa.float32()).to_numpy(zero_copy_only=False).copy()
+    with np.errstate(invalid="ignore"):
+        bad = (values < 0) | (values > 1)
+    values[bad] = np.nan
+    return values, bad
+
+
+def era_quintiles(values: np.ndarray, eras: np.ndarray) -> np.ndarray:
+    """int8 bins 0..4 of `values` (one column, or rows x columns) within each era: equal-count
+    bins of the rank (ties in row order), as Numerai bins its features; NaN -> MISSING_FEATURE."""
+    ranks = pd.DataFrame(values).groupby(np.asarray(eras)).rank(method="first", pct=True)
+    bins = np.clip(np.ceil(ranks.to_numpy() * 5) - 1, 0, 4)
+    codes = np.where(np.isnan(bins), MISSING_FEATURE, bins).astype(np.int8)
+    return codes.reshape(np.shape(values))
+
+
 def shared_labels(array: pa.Array, is_era: bool) -> np.ndarray:
     """A label column (era as `era_labels` writes it, or data_type) as an object array whose rows
     share one str per distinct stored value: a str per row costs ~50 bytes, 130 MB for 2.5M
@@ -118,12 +181,19 @@ def _is_target(name: str) -> bool:
     return name == TARGET_COL or name.startswith(TARGET_PREFIX + "_")
 
 
-def _bad_value_error(path: Path, column: str, raw: pa.Array, bad: np.ndarray) -> DatasetError:
+def _bad_value_error(
+    path: Path, column: str, raw: pa.Array, bad: np.ndarray, continuous: bool
+) -> DatasetError:
     example = raw.take(pa.array(np.flatnonzero(bad)[:1]))[0].as_py()
+    expected = (
+        "the file's features are continuous, so values in [0, 1] or NaN"
+        if continuous
+        else "integers 0..4, or floats in {0, .25, .5, .75, 1}, or NaN"
+    )
     return DatasetError(
-        f"{path}: column {column!r} has {int(bad.sum())} values that are not feature bins "
-        f"(e.g. {example!r}; expected integers 0..4, or floats in {{0, .25, .5, .75, 1}}, or NaN); "
-        "the file is not in Numerai's format: delete it and download/regenerate it"
+        f"{path}: column {column!r} has {int(bad.sum())} values that are not feature values "
+        f"(e.g. {example!r}; expected {expected}); the file is not in Numerai's format: delete "
+        "it and download/regenerate it"
     )
 
 
@@ -153,7 +223,7 @@ class NumeraiRows:
 
 
 def read_numerai_parquet(
-    path: Path,
+    path: Source,
     columns: Sequence[str] | None = None,
     eras: Sequence[str] | None = None,
     data_types: Sequence[str] | None = None,
@@ -164,7 +234,7 @@ def read_numerai_parquet(
 
 
 def read_numerai_rows(
-    path: Path,
+    path: Source,
     columns: Sequence[str] | None = None,
     eras: Sequence[str] | None = None,
     data_types: Sequence[str] | None = None,
@@ -177,7 +247,7 @@ def read_numerai_rows(
     int8 copy of them plus a batch (no float frame, no second copy): row-major for models,
     which slice rows, or column-major for frames.
     """
-    scan = _RowScan(Path(path), columns, eras, data_types)
+    scan = _RowScan(path, columns, eras, data_types)
     return next(scan.chunks([scan.count_rows()], row_major))
 
 
@@ -216,17 +286,19 @@ def era_chunk_sizes(era_codes: np.ndarray, max_rows: int) -> list[int]:
 
 
 class _RowScan:
-    """One filtered scan of a Numerai parquet file, converted into `NumeraiRows` chunks."""
+    """One filtered scan of a Numerai parquet file (or in-memory rows), converted into
+    `NumeraiRows` chunks."""
 
     def __init__(
         self,
-        path: Path,
+        source: Source,
         columns: Sequence[str] | None,
         eras: Sequence[str] | None,
         data_types: Sequence[str] | None,
     ) -> None:
-        with open_parquet(path) as pf:
-            schema = pf.schema_arrow
+        in_memory = isinstance(source, pa.Table)
+        schema = source.schema if in_memory else _schema(Path(source))
+        path = "the given rows" if in_memory else Path(source)
         names = schema.names
         if ID_COL not in names:
             raise DatasetError(
@@ -244,7 +316,10 @@ class _RowScan:
         self.path, self.schema = path, schema
         self.leading = [c for c in (ERA_COL, DATA_TYPE_COL) if c in names]
         rest = [c for c in wanted if c not in (ID_COL, *self.leading)]
-        self.features = [c for c in rest if c.startswith(FEATURE_PREFIX)]
+        self.features = [c for c in rest if is_feature_column(c)]
+        self.continuous = bool(self.features) and has_continuous_features(source, self.features)
+        """Continuous features (pre-2019 releases) are binned per era of each chunk, which
+        holds whole eras."""
         self.targets = [c for c in rest if _is_target(c)]
         self.others = [c for c in rest if c not in self.features and c not in self.targets]
         self.filter = None
@@ -261,7 +336,7 @@ class _RowScan:
             self.filter = clause if self.filter is None else self.filter & clause
         self.columns = [ID_COL, *self.leading, *self.features, *self.targets, *self.others]
         try:
-            self.dataset = ds.dataset(path, format="parquet")
+            self.dataset = ds.dataset(source) if in_memory else ds.dataset(path, format="parquet")
         except (pa.ArrowException, OSError) as exc:
             raise corrupt_file_error(path, exc) from exc
 
@@ -284,6 +359,7 @@ class _RowScan:
 
     def _batches(self, use_threads: bool) -> Iterator[pa.RecordBatch]:
         batch_rows = int(np.clip(_BATCH_BYTES // (len(self.columns) * 4), 1_024, 131_072))
+        on_disk = isinstance(self.dataset, ds.FileSystemDataset)
         scanner = self.dataset.scanner(
             columns=self.columns,
             filter=self.filter,
@@ -291,7 +367,11 @@ class _RowScan:
             batch_readahead=1,
             fragment_readahead=1,
             use_threads=use_threads,
-            fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
+            **(
+                {"fragment_scan_options": ds.ParquetFragmentScanOptions(pre_buffer=False)}
+                if on_disk
+                else {}
+            ),
         )
         try:
             yield from scanner.to_batches()
@@ -308,6 +388,7 @@ class _RowScan:
         for size in sizes:
             shape = (size, len(self.features))
             feats = np.empty(shape, np.int8) if row_major else np.empty(shape[::-1], np.int8).T
+            raw = np.empty(shape, np.float32) if self.continuous else feats
             targs = np.empty((len(self.targets), size), dtype=np.float32)
             kept: dict[str, list[pa.Array]] = {c: [] for c in [ID_COL, *self.leading, *self.others]}
             start = 0
@@ -317,26 +398,38 @@ class _RowScan:
                 part = pending.slice(0, take)
                 pending = pending.slice(take) if take < pending.num_rows else None
                 try:
-                    self._fill(part, feats, targs, start)
+                    self._fill(part, raw, targs, start)
                 except (pa.ArrowException, OSError) as exc:
                     raise corrupt_file_error(self.path, exc) from exc
                 for name, parts in kept.items():
                     parts.append(part.column(name))
                 start += take
             pa.default_memory_pool().release_unused()  # decoded batches' pages, ~0.4x features
+            if self.continuous:
+                feats[:] = era_quintiles(raw, self._chunk_eras(kept))
+                del raw
             yield self._rows(kept, feats, targs)
+
+    def _chunk_eras(self, kept: dict[str, list[pa.Array]]) -> np.ndarray:
+        """The era label of each row of a chunk (one era for a file without eras)."""
+        if ERA_COL not in kept:
+            return np.zeros(sum(len(a) for a in kept[ID_COL]), dtype=np.int32)
+        eras = pa.chunked_array(kept[ERA_COL], type=self.schema.field(ERA_COL).type)
+        return era_labels(eras).to_numpy(zero_copy_only=False)
 
     def _fill(
         self, batch: pa.RecordBatch, feats: np.ndarray, targs: np.ndarray, start: int
     ) -> None:
-        """Convert `batch` into rows `start`... of the int8 features and float32 targets."""
+        """Convert `batch` into rows `start`... of the features (int8 bins, or float32 values of
+        continuous features) and float32 targets."""
         stop = start + batch.num_rows
-        block = np.empty((len(self.features), batch.num_rows), dtype=np.int8)
+        convert = continuous_values if self.continuous else feature_codes
+        block = np.empty((len(self.features), batch.num_rows), dtype=feats.dtype)
         for i, name in enumerate(self.features):
             raw = batch.column(name)
-            block[i], bad = feature_codes(raw)
+            block[i], bad = convert(raw)
             if bad.any():
-                raise _bad_value_error(self.path, name, raw, bad)
+                raise _bad_value_error(self.path, name, raw, bad, self.continuous)
         feats[start:stop] = block.T
         for i, name in enumerate(self.targets):
             try:

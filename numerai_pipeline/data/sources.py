@@ -5,8 +5,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import NamedTuple
 
-from numerai_pipeline.core.schema import DatasetError, validate_version
+from numerai_pipeline.core.schema import (
+    LIVE_BENCHMARK_FILE,
+    LIVE_FILE,
+    VALIDATION_BENCHMARK_FILE,
+    DatasetError,
+    per_round_name,
+    validate_version,
+)
 from numerai_pipeline.data.synthetic import is_complete, resolve_preset, write_synthetic_dataset
 
 REQUIRED_FILES = ("train.parquet", "validation.parquet", "live.parquet")
@@ -23,6 +31,9 @@ class DatasetFiles:
     live: Path
     features_json: Path | None = None
     meta_model: Path | None = None
+    validation_benchmark: Path | None = None
+    """Numerai's benchmark models' predictions of the validation rows (BMC is measured against)."""
+    live_benchmark: Path | None = None
     signal: Path | None = None
     round_num: int | None = None
     """The tournament round the live file belongs to (known for numerapi downloads)."""
@@ -30,12 +41,15 @@ class DatasetFiles:
     """Where the files came from: "local" (a folder of the user's), "synthetic" or "numerai"."""
 
     def fingerprint(self) -> str:
-        """A digest of the names, sizes and modification times of the files: changes when a file
-        is replaced (downloaded, regenerated, edited), so what was built from them is stale."""
+        """A digest of the names, sizes and modification times of the training files: changes
+        when one is replaced (downloaded, regenerated, edited), so what was built from them is
+        stale. The live files are left out: they change every round, and a new round's live rows
+        are predicted through the round's own assets, not by training again."""
         digest = hashlib.sha256()
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, Path) and value.is_file():
+            live = f.name in ("live", "live_benchmark")
+            if not live and isinstance(value, Path) and value.is_file():
                 stat = value.stat()
                 digest.update(f"{f.name}:{value.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
         return digest.hexdigest()[:16]
@@ -51,9 +65,15 @@ def locate_local_dataset(data_dir: Path, version: str) -> DatasetFiles:
     root = Path(data_dir) / version
     layout = f"<dir>/{version}/train.parquet, validation.parquet, live.parquet"
     if not root.is_dir():
+        present = sorted(p.parent.name for p in Path(data_dir).glob("*/train.parquet"))
+        hint = (
+            f"; {data_dir} holds {', '.join(present)}: set NUMERAI_DATA_VERSION to one of them"
+            if present
+            else ""
+        )
         raise DatasetError(
             f"no dataset folder {root}; set NUMERAI_DATA_DIR to a folder laid out like "
-            f"Numerai's ({layout})"
+            f"Numerai's ({layout}){hint}"
         )
     missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
     if missing:
@@ -73,8 +93,35 @@ def locate_local_dataset(data_dir: Path, version: str) -> DatasetFiles:
         live=root / "live.parquet",
         features_json=optional("features.json"),
         meta_model=optional("meta_model.parquet"),
+        validation_benchmark=optional(VALIDATION_BENCHMARK_FILE),
+        live_benchmark=optional(LIVE_BENCHMARK_FILE),
         signal=optional("synthetic_signal.parquet"),
     )
+
+
+class RoundLiveFiles(NamedTuple):
+    """A round's live rows and, when Numerai gives them, its benchmark models' predictions."""
+
+    live: Path
+    benchmark: Path | None
+
+
+def local_round_files(root: Path, round_num: int) -> RoundLiveFiles:
+    """A version folder's files of a round: `live_<round>.parquet` and
+    `live_benchmark_models_<round>.parquet`, else the plain `live.parquet` and
+    `live_benchmark_models.parquet` (of whatever round the folder holds); no benchmark file when
+    there is none."""
+    kept = root / per_round_name(LIVE_FILE, round_num)
+    if kept.is_file():
+        live, benchmark = kept, root / per_round_name(LIVE_BENCHMARK_FILE, round_num)
+    else:
+        live, benchmark = root / LIVE_FILE, root / LIVE_BENCHMARK_FILE
+    if not live.is_file():
+        raise DatasetError(
+            f"{root} has neither {per_round_name(LIVE_FILE, round_num)} nor {LIVE_FILE}: put the "
+            f"round's live file there (numerapi downloads {LIVE_FILE})"
+        )
+    return RoundLiveFiles(live, benchmark if benchmark.is_file() else None)
 
 
 def ensure_synthetic_dataset(data_root: Path, version: str, preset: str, seed: int) -> DatasetFiles:

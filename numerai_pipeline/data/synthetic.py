@@ -21,7 +21,7 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +34,17 @@ from numerai_pipeline.core.schema import (
     ERA_COL,
     FEATURE_PREFIX,
     ID_COL,
+    LIVE_BENCHMARK_FILE,
+    LIVE_FILE,
     META_MODEL_COL,
     TARGET_COL,
+    VALIDATION_BENCHMARK_FILE,
     DatasetError,
+    benchmark_column,
+    per_round_name,
     validate_version,
 )
+from numerai_pipeline.storage.atomic import atomic_path
 
 SIGNAL_COL = "signal"
 PREDICTION_COL = "prediction"
@@ -49,6 +55,8 @@ SYNTHETIC_FILES = (
     "features.json",
     "meta_model.parquet",
     "live_example_preds.parquet",
+    VALIDATION_BENCHMARK_FILE,
+    LIVE_BENCHMARK_FILE,
     "synthetic_signal.parquet",
 )
 GROUP_NAMES = (
@@ -122,6 +130,8 @@ class SyntheticPreset:
     the feature distribution says nothing about the target) or "factors" (the groups' latent
     factors, of which each feature is a noisy view: what masked feature modelling can learn from
     rows without targets)."""
+    live_rows: int | None = None
+    """Rows of the live era (default: about `rows_per_era`, as every era)."""
     persistence: float = 0.0
     """Week-to-week correlation of a stock's group factors and feature noise, as on real data,
     where a stock keeps most of its features from one era to the next. Above 0 one universe of
@@ -136,7 +146,10 @@ PRESETS: dict[str, SyntheticPreset] = {
     "large": SyntheticPreset(400, 100, 5_000, 600, 11, eras_per_row_group=10),
     "latent": SyntheticPreset(200, 60, 1_500, 120, 10, eras_per_row_group=20, signal_on="factors"),
     "persistent": SyntheticPreset(200, 60, 1_500, 120, 10, eras_per_row_group=20, persistence=0.9),
+    "wide": SyntheticPreset(30, 10, 150, 2_400, 11, eras_per_row_group=10, live_rows=6_000),
 }
+"""`wide` has full v5 width and a full-size live era over few small eras: what serving a live
+round costs (the model-upload check), not a dataset to learn from."""
 
 _REGIME_ERAS = 60
 _DRIFT_PERIOD = 150
@@ -247,6 +260,8 @@ class _Planted:
         self.loading = rng.uniform(0.4, 0.9, n_f).astype(np.float32)
         n_eras = spec.n_train_eras + spec.n_validation_eras + 1
         self.rows = np.rint(spec.rows_per_era * rng.uniform(0.85, 1.15, n_eras)).astype(int)
+        if spec.live_rows is not None:
+            self.rows[-1] = spec.live_rows
         self.row_offset = np.concatenate([[0], np.cumsum(self.rows)])
         self.universe = int(self.rows.max())
         self.state: dict[str, np.ndarray] = {}
@@ -287,13 +302,14 @@ class _Planted:
                 f for f, grp in zip(self.features, self.group_of, strict=True) if grp == g
             ]
 
-    def era(self, number: int) -> dict[str, np.ndarray]:
-        """Features (features, n) int8, signal, stable signal and target columns of one era."""
+    def era(self, number: int, variant: int = 0) -> dict[str, np.ndarray]:
+        """Features (features, n) int8, signal, stable signal and target columns of one era;
+        `variant` > 0 draws another sample of the era (a live round's)."""
         spec, n = self.spec, int(self.rows[number - 1])
         if spec.persistence and number != self.next_era:
             raise RuntimeError(f"a persistent preset draws eras in order: {self.next_era} next")
         self.next_era = number + 1
-        rng = np.random.default_rng([self.seed, 3, number])
+        rng = np.random.default_rng([self.seed, 3, number, *([variant] if variant else [])])
         width = self.universe if spec.persistence else n
         shape = (spec.n_feature_groups, width)
         factors = self._persist("factors", rng.standard_normal(shape, dtype=np.float32))[:, :n]
@@ -336,7 +352,15 @@ class _Planted:
                 t60[nan_rows] = np.nan
             targets[f"target_{name}_20"], targets[f"target_{name}_60"] = t20, t60
         meta = _uniform_ranks(_standardize(stable) + 1.2 * rng.standard_normal(n))
-        return {"features": features, "signal": signal, "meta": meta, **targets}
+        # a GBDT's view of the planted signal: its stable part (trees miss the weekly weights)
+        benchmark = _uniform_ranks(_standardize(stable) + 1.5 * rng.standard_normal(n))
+        return {
+            "features": features,
+            "signal": signal,
+            "meta": meta,
+            "benchmark": benchmark,
+            **targets,
+        }
 
     def _persist(self, name: str, innovation: np.ndarray) -> np.ndarray:
         """An AR(1) step of a persistent state (unit variance), or the innovation itself."""
@@ -392,7 +416,7 @@ def _schema(columns: dict[str, str]) -> pa.Schema:
     return pa.Schema.from_pandas(sample, preserve_index=True)
 
 
-def _write_dataset(out: Path, spec: SyntheticPreset, seed: int) -> None:
+def _write_dataset(out: Path, spec: SyntheticPreset, seed: int, version: str) -> None:
     model = _Planted(spec, seed)
     data_cols = {ERA_COL: "str", DATA_TYPE_COL: "str"}
     data_cols |= {f: "int8" for f in model.features}
@@ -411,6 +435,12 @@ def _write_dataset(out: Path, spec: SyntheticPreset, seed: int) -> None:
     meta_sink = _Sink(
         out / "meta_model.parquet", _schema({ERA_COL: "str", META_MODEL_COL: "float32"}), per_group
     )
+    benchmark = benchmark_column(version, f"target_{MAIN_AUX}_20")
+    benchmark_schema = _schema({ERA_COL: "str", DATA_TYPE_COL: "str", benchmark: "float32"})
+    benchmark_sinks = {
+        kind: _Sink(out / f"{kind}_benchmark_models.parquet", benchmark_schema, per_group)
+        for kind in ("validation", "live")
+    }
     last_validation = spec.n_train_eras + spec.n_validation_eras
     for number in range(1, last_validation + 2):
         era = model.era(number)
@@ -439,13 +469,22 @@ def _write_dataset(out: Path, spec: SyntheticPreset, seed: int) -> None:
         signal_sink.add({ERA_COL: label, SIGNAL_COL: era["signal"].astype(np.float32), ID_COL: ids})
         if kind == "validation":
             meta_sink.add({ERA_COL: label, META_MODEL_COL: era["meta"], ID_COL: ids})
+        if kind in benchmark_sinks:
+            benchmark_sinks[kind].add(
+                {
+                    ERA_COL: label,
+                    DATA_TYPE_COL: columns[DATA_TYPE_COL],
+                    benchmark: era["benchmark"],
+                    ID_COL: ids,
+                }
+            )
         if kind == "live":
             preds = pa.table(
                 {PREDICTION_COL: era["meta"], ID_COL: ids},
                 schema=_schema({PREDICTION_COL: "float32"}),
             )
             pq.write_table(preds, out / "live_example_preds.parquet")
-    for sink in (*sinks.values(), signal_sink, meta_sink):
+    for sink in (*sinks.values(), signal_sink, meta_sink, *benchmark_sinks.values()):
         sink.close()
     meta = {"feature_sets": model.feature_sets, "targets": model.targets}
     (out / "features.json").write_text(json.dumps(meta, indent=1))
@@ -463,7 +502,7 @@ def write_synthetic_dataset(
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=dest))
     tmp.chmod(0o755)
     try:
-        _write_dataset(tmp, spec, seed)
+        _write_dataset(tmp, spec, seed, version)
         if final.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".old", dir=dest))
             os.replace(final, old)
@@ -516,3 +555,41 @@ def planted_terms(
 def read_signal(path: Path) -> pd.Series:
     """The noise-free planted signal per id (`synthetic_signal.parquet`): the oracle's prediction."""
     return pd.read_parquet(path, columns=[SIGNAL_COL])[SIGNAL_COL].astype("float64")
+
+
+def write_synthetic_live(
+    version_dir: Path, round_num: int, preset: str | SyntheticPreset = "demo", seed: int = 0
+) -> Path:
+    """The live file of round `round_num` for the dataset in `version_dir` (written with `preset`
+    and `seed`): the era after the last validation era, drawn afresh for each round (stocks do
+    not persist into it), with ids of its own; `live_<round>.parquet`, written atomically with
+    its benchmark models file `live_benchmark_models_<round>.parquet`."""
+    spec = replace(resolve_preset(preset), persistence=0.0)
+    model = _Planted(spec, seed)
+    number = spec.n_train_eras + spec.n_validation_eras + 1
+    era = model.era(number, variant=round_num)
+    n = len(era["signal"])
+    labels = {
+        ERA_COL: pa.array([era_label(number)] * n, pa.string()),
+        DATA_TYPE_COL: pa.array(["live"] * n, pa.string()),
+    }
+    ids = pa.array(_ids(0, n, model.id_key ^ round_num), pa.string())
+    columns = {
+        **labels,
+        **dict(zip(model.features, era["features"], strict=True)),
+        **{t: np.full(n, np.nan, np.float32) for t in model.targets},
+        ID_COL: ids,
+    }
+    dtypes = {ERA_COL: "str", DATA_TYPE_COL: "str"} | {f: "int8" for f in model.features}
+    table = pa.table(columns, schema=_schema(dtypes | {t: "float32" for t in model.targets}))
+    benchmark = benchmark_column(Path(version_dir).name, f"target_{MAIN_AUX}_20")
+    benchmarks = pa.table(
+        {**labels, benchmark: era["benchmark"], ID_COL: ids},
+        schema=_schema({ERA_COL: "str", DATA_TYPE_COL: "str", benchmark: "float32"}),
+    )
+    path = Path(version_dir) / per_round_name(LIVE_FILE, round_num)
+    with atomic_path(path.with_name(per_round_name(LIVE_BENCHMARK_FILE, round_num))) as tmp:
+        pq.write_table(benchmarks, tmp)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return path

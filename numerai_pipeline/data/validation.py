@@ -25,7 +25,13 @@ from numerai_pipeline.core.schema import (
     target_columns,
 )
 from numerai_pipeline.data.eras import era_labels
-from numerai_pipeline.data.loading import corrupt_file_error, feature_codes, open_parquet
+from numerai_pipeline.data.loading import (
+    continuous_values,
+    corrupt_file_error,
+    feature_codes,
+    has_continuous_features,
+    open_parquet,
+)
 
 CHECK_NAMES = ("schema", "feature_values", "unique_ids", "eras", "target_nan_policy")
 """Checks `check_dataset_file` reports for a readable file (an unreadable one: `readable`)."""
@@ -56,7 +62,7 @@ def validate_numerai_frame(df: pd.DataFrame, *, name: str, require_target: bool)
     features = feature_columns(df.columns)
     if not features:
         raise DatasetError(
-            f"{name}: no feature columns (named {FEATURE_PREFIX}*); "
+            f"{name}: no feature columns (named {FEATURE_PREFIX}* or feature<n>); "
             "check the column selection / feature set"
         )
     wrong = [c for c in features if df[c].dtype != np.int8]
@@ -101,6 +107,11 @@ def validate_numerai_frame(df: pd.DataFrame, *, name: str, require_target: bool)
             )
 
 
+CONTINUOUS_NOTE = (
+    "continuous values in [0, 1] (Numerai's pre-2019 format): binned per era into five "
+    "equal-count bins when read, as Numerai bins its features"
+)
+
 REMEDIES = {
     "synthetic": "delete the file; the synthetic dataset is regenerated on the next run",
     "numerai": "delete the file and run again to download it from Numerai",
@@ -113,6 +124,8 @@ REMEDIES = {
 class _Tally:
     """Running counts over the record batches of one file."""
 
+    continuous: bool = False
+    """The features are continuous values in [0, 1] (pre-2019 releases), binned when read."""
     rows: int = 0
     bad_values: int = 0
     bad_example: str = ""
@@ -132,13 +145,18 @@ class _Tally:
         self.rows += batch.num_rows
         for column in features:
             raw = batch.column(column)
-            codes, bad = feature_codes(raw)
+            if self.continuous:
+                values, bad = continuous_values(raw)
+                missing = np.isnan(values)
+            else:
+                codes, bad = feature_codes(raw)
+                missing = codes == MISSING_FEATURE
             if bad.any():
                 if not self.bad_example:
                     value = raw.take(pa.array(np.flatnonzero(bad)[:1]))[0].as_py()
                     self.bad_example = f"{column!r} has {value!r}"
                 self.bad_values += int(bad.sum())
-            self.missing_values += int(((codes == MISSING_FEATURE) & ~bad).sum())
+            self.missing_values += int((missing & ~bad).sum())
         if ID_COL in names:
             ids = batch.column(ID_COL).to_numpy(zero_copy_only=False)
             self.id_hashes.append(pd.util.hash_array(ids.astype(object)))
@@ -236,8 +254,8 @@ def scan_dataset_file(
         features = feature_columns(names)
         wanted = [c for c in (ID_COL, ERA_COL, DATA_TYPE_COL) if c in names]
         wanted += target_columns(names)
-        tally = _Tally()
         try:
+            tally = _Tally(continuous=bool(features) and has_continuous_features(path, features))
             for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted + features):
                 tally.add(batch, features)
             hashes = np.concatenate(tally.id_hashes) if tally.id_hashes else np.array([])
@@ -245,6 +263,8 @@ def scan_dataset_file(
         except (pa.ArrowException, OSError) as exc:
             message = str(corrupt_file_error(path, exc))
             return FileScan(path, [CheckResult("readable", False, message, {"path": str(path)})])
+        except DatasetError as exc:
+            return FileScan(path, [CheckResult("readable", False, str(exc), {"path": str(path)})])
     results = [
         _schema_result(path, names, features, require_target, pf.metadata.num_rows, remedy),
         _feature_result(path, tally, len(features), remedy),
@@ -297,15 +317,25 @@ def _schema_result(
 
 
 def _feature_result(path: Path, tally: _Tally, n_features: int, remedy: str) -> CheckResult:
-    metadata = {"bad_values": tally.bad_values, "missing_values": tally.missing_values}
+    metadata: dict[str, int | float | str] = {
+        "bad_values": tally.bad_values,
+        "missing_values": tally.missing_values,
+        "feature_scale": CONTINUOUS_NOTE if tally.continuous else "bins 0..4",
+    }
     if tally.bad_values:
+        expected = (
+            "continuous features: values in [0, 1]"
+            if tally.continuous
+            else "integers 0..4, floats in {0, .25, .5, .75, 1}"
+        )
+        what = "outside [0, 1]" if tally.continuous else "not bins 0..4"
         message = (
-            f"{path}: {tally.bad_values} feature values are not bins 0..4 (e.g. "
-            f"{tally.bad_example}; expected integers 0..4, floats in {{0, .25, .5, .75, 1}} or "
-            f"NaN): {remedy}"
+            f"{path}: {tally.bad_values} feature values are {what} (e.g. "
+            f"{tally.bad_example}; expected {expected} or NaN): {remedy}"
         )
         return CheckResult("feature_values", False, message, metadata)
-    message = f"{n_features} features, all bins; {tally.missing_values} missing (-1 or NaN) values"
+    kind = "continuous in [0, 1] (binned per era when read)" if tally.continuous else "all bins"
+    message = f"{n_features} features, {kind}; {tally.missing_values} missing (-1 or NaN) values"
     return CheckResult("feature_values", True, message, metadata)
 
 

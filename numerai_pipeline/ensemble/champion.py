@@ -93,8 +93,8 @@ class Champion:
         neutralizers = feature_block(rows, self.neutralizers)
         combined = MemberMatrix.build(self.members, raw, eras, neutralizers).combine(self.blend)
         ranked = np.empty(len(frame))
-        for run in era_runs(eras):
-            ranked[run] = rank(pd.Series(combined[run])).to_numpy()
+        for run in era_runs(eras):  # a frame: numerai-tools before 0.5 ranks frames only
+            ranked[run] = rank(pd.DataFrame({"p": combined[run]}))["p"].to_numpy()
         out = np.empty(len(frame))
         out[order] = ranked
         return out

@@ -22,6 +22,10 @@ from numerai_pipeline.evaluation.metrics import (
 from numerai_pipeline.storage.atomic import atomic_write_text
 
 REFERENCE_MODEL = "xgboost"
+CONTRIBUTIONS = ("mmc", "bmc")
+"""Contributions scored against reference models: MMC (meta model), BMC (Numerai's benchmark)."""
+BENCHMARK = "benchmark"
+"""The report's row of Numerai's benchmark model itself, on the eras its file covers."""
 TARGET_SPAN = target_span_eras(TARGET_COL)
 """Standard errors count the covariance of eras whose main-target windows overlap."""
 
@@ -32,12 +36,13 @@ def _clean(value: float) -> float | None:
 
 
 def era_scores(
-    oof_by_model: dict[str, pd.DataFrame], meta_model: pd.Series | None = None
-) -> dict[str, tuple[pd.Series, pd.Series]]:
-    """Per-era CORR and MMC (empty without meta-model values) of each model's out-of-fold
-    predictions. Models on the same rows, eras and targets are scored together: one numerai-tools
-    call per era for all of them."""
-    scores: dict[str, tuple[pd.Series, pd.Series]] = {}
+    oof_by_model: dict[str, pd.DataFrame], references: dict[str, pd.Series] | None = None
+) -> dict[str, dict[str, pd.Series]]:
+    """Per model, its per-era CORR (`corr`) and its contribution to each reference model's
+    predictions (by id), e.g. {"mmc": meta model, "bmc": benchmark}: empty where the reference
+    covers none of its rows. Models on the same rows, eras and targets are scored together: one
+    numerai-tools call per era for all of them."""
+    scores: dict[str, dict[str, pd.Series]] = {}
     remaining = dict(oof_by_model)
     while remaining:
         first = next(iter(remaining.values()))
@@ -45,33 +50,40 @@ def era_scores(
         group = [name for name, oof in remaining.items() if oof[[ERA_COL, TARGET_COL]].equals(rows)]
         predictions = pd.DataFrame({name: remaining.pop(name)["prediction"] for name in group})
         targets, eras = first[TARGET_COL].to_numpy(), first[ERA_COL].to_numpy()
-        corr = per_era_corr_table(predictions, targets, eras)
-        mmc = pd.DataFrame(columns=group, dtype="float64")
-        if meta_model is not None:
-            meta = meta_model.reindex(first.index).to_numpy()
-            if np.isfinite(meta).any():
-                mmc = per_era_contribution_table(predictions, meta, targets, eras)
+        tables = {"corr": per_era_corr_table(predictions, targets, eras)}
+        for kind, values in (references or {}).items():
+            reference = values.reindex(first.index).to_numpy(dtype="float64")
+            tables[kind] = (
+                per_era_contribution_table(predictions, reference, targets, eras)
+                if np.isfinite(reference).any()
+                else pd.DataFrame(columns=group, dtype="float64")
+            )
         for name in group:
-            scores[name] = (corr[name].rename("corr"), mmc[name].rename("mmc"))
+            scores[name] = {kind: table[name].rename(kind) for kind, table in tables.items()}
     return scores
 
 
-def score_model(oof: pd.DataFrame, features: np.ndarray, corr: pd.Series, mmc: pd.Series) -> dict:
+def score_model(oof: pd.DataFrame, features: np.ndarray, scores: dict[str, pd.Series]) -> dict:
     """Summaries of one model's out-of-fold predictions (`era`, `target`, `prediction` by id) and
-    its per-era CORR and MMC (`era_scores`).
+    its per-era scores (`era_scores`: CORR, and MMC/BMC where there are reference models).
 
     `features` holds the int8 features of `oof`'s rows in the same order (for feature exposure).
     """
+    corr = scores["corr"]
     preds, eras = oof["prediction"].to_numpy(), oof[ERA_COL].to_numpy()
     exposure = per_era_max_feature_exposure(preds, features, eras)
-    return {
+    summary = {
         "corr_mean": _clean(corr.mean()),
         "corr_std": _clean(float(np.std(corr))),
         "corr_se": _clean(standard_error(corr, TARGET_SPAN)),
         "corr_sharpe": _clean(sharpe(corr)),
         "max_drawdown": _clean(max_drawdown(corr)),
-        "mmc_mean": _clean(mmc.mean()) if len(mmc) else None,
-        "mmc_eras": len(mmc),
+    }
+    for kind in CONTRIBUTIONS:
+        values = scores.get(kind, pd.Series(dtype="float64"))
+        summary[f"{kind}_mean"] = _clean(values.mean()) if len(values) else None
+        summary[f"{kind}_eras"] = len(values)
+    return summary | {
         "feature_exposure_max": _clean(exposure.mean()),
         "n_eras": len(corr),
         "n_rows": len(oof),
@@ -109,15 +121,25 @@ def build_cv_report(
     reference: str = REFERENCE_MODEL,
     notes: dict[str, str] | None = None,
     comparisons: Sequence[tuple[str, str]] = (),
+    benchmark: pd.Series | None = None,
 ) -> dict:
-    """Score every model's out-of-fold predictions, compare each with `reference` and each
-    (model, baseline) pair of `comparisons` (e.g. an ablation) the same way.
+    """Score every model's out-of-fold predictions (CORR; MMC against `meta_model` and BMC
+    against Numerai's `benchmark` predictions by id, where given), compare each with
+    `reference` and each (model, baseline) pair of `comparisons` (e.g. an ablation) the same
+    way. The benchmark model itself gets a row (`BENCHMARK`) on the rows its predictions cover.
 
     `features_for(index)` returns the int8 feature array of the given ids, in that order.
     """
-    scores = era_scores(oof_by_model, meta_model)
+    oof_by_model = dict(oof_by_model)
+    if benchmark is not None and reference in oof_by_model:
+        rows = oof_by_model[reference]
+        covered = rows[rows.index.isin(benchmark.dropna().index)]
+        if len(covered):
+            oof_by_model[BENCHMARK] = covered.assign(prediction=benchmark.reindex(covered.index))
+    references = {"mmc": meta_model, "bmc": benchmark}
+    scores = era_scores(oof_by_model, {k: v for k, v in references.items() if v is not None})
     models = {
-        name: score_model(oof, features_for(oof.index), *scores[name])
+        name: score_model(oof, features_for(oof.index), scores[name])
         for name, oof in oof_by_model.items()
     }
     wanted = [tuple(pair) for pair in comparisons]
@@ -135,6 +157,7 @@ def build_cv_report(
     correlations = prediction_correlations(oof_by_model)
     return {
         "reference_model": reference,
+        "benchmark_column": None if benchmark is None else benchmark.name,
         "standard_error_target_span_eras": TARGET_SPAN,
         "models": models,
         "comparisons": compared,
@@ -167,6 +190,8 @@ def report_markdown(report: dict) -> str:
     champion = report.get("champion", {})
     served = champion.get("row")
     lines = []
+    if report.get("main_target", "target") != "target":
+        lines += [f"Scored against `target`, Numerai's `{report['main_target']}`.", ""]
     if champion:
         lines += [f"**Champion**: {champion['blend']}. {champion['reason']}.", ""]
     lines += [
@@ -181,6 +206,15 @@ def report_markdown(report: dict) -> str:
             f"| {_fmt(m['mmc_mean'])} | {_fmt(m.get('bmc_mean'))} "
             f"| {_fmt(m['feature_exposure_max'], 2)} |"
         )
+    covered = {
+        kind: max((m.get(f"{kind}_eras", 0) for m in report["models"].values()), default=0)
+        for kind in CONTRIBUTIONS
+    }
+    parts = [f"{kind.upper()} on {n} eras" for kind, n in covered.items() if n]
+    if covered["bmc"] and report.get("benchmark_column"):
+        parts[-1] += f" (against `{report['benchmark_column']}`)"
+    if parts:
+        lines += ["", f"{'; '.join(parts)}: the eras the reference files cover."]
     ref = report.get("reference_model", REFERENCE_MODEL)
     pairs = [tuple(p) for p in report.get("comparisons", [])]
     pairs += [(n, ref) for n, m in report["models"].items() if "vs_" + ref in m]

@@ -25,6 +25,8 @@ from numerai_pipeline.core.schema import (
 )
 from numerai_pipeline.core.training_data import TrainingData
 from numerai_pipeline.data.loading import (
+    Source,
+    era_quintiles,
     parquet_columns,
     read_features_json,
     read_numerai_era_chunks,
@@ -70,6 +72,9 @@ class FeatureMatrix:
     """Features of the unresolved eras' rows (no targets yet), when there are any."""
     neutralizers: list[str] = field(default_factory=list)
     """The features predictions are neutralized against (`neutralizer_features`)."""
+    main_target: str = TARGET_COL
+    """The real name of the main target: the auxiliary column `target` copies (Numerai's v5.2
+    `target_ender_20`), or `target` when none does."""
 
     @property
     def all_features(self) -> list[str]:
@@ -125,10 +130,13 @@ def select_feature_set(
     return chosen, groups, neutralizer_features(chosen, sets)
 
 
-def quintile_bins(values: np.ndarray, eras: np.ndarray) -> np.ndarray:
-    """int8 bins 0..4 of `values` within each era (equal-count bins, as Numerai bins features)."""
-    ranks = pd.Series(values).groupby(eras).rank(method="first", pct=True).to_numpy()
-    return np.clip(np.ceil(ranks * 5) - 1, 0, 4).astype(np.int8)
+def target_alias(targets: pd.DataFrame) -> str:
+    """The auxiliary target column equal to `target` (NaN where it is NaN), else `target`."""
+    main = targets[TARGET_COL].to_numpy()
+    for name in targets.columns:
+        if name != TARGET_COL and np.array_equal(targets[name].to_numpy(), main, equal_nan=True):
+            return name
+    return TARGET_COL
 
 
 def group_features(frame: pd.DataFrame, groups: dict[str, list[str]]) -> pd.DataFrame:
@@ -146,8 +154,8 @@ def group_features(frame: pd.DataFrame, groups: dict[str, list[str]]) -> pd.Data
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nan_to_num(np.nanmean(block, axis=1), nan=2.0)
             spread = np.nan_to_num(np.nanstd(block, axis=1), nan=0.0)
-        columns[f"{ENGINEERED_PREFIX}{name}_mean"] = quintile_bins(mean, eras)
-        columns[f"{ENGINEERED_PREFIX}{name}_spread"] = quintile_bins(spread, eras)
+        columns[f"{ENGINEERED_PREFIX}{name}_mean"] = era_quintiles(mean, eras)
+        columns[f"{ENGINEERED_PREFIX}{name}_spread"] = era_quintiles(spread, eras)
     return pd.DataFrame(columns, index=frame.index)
 
 
@@ -192,7 +200,7 @@ def build_feature_matrix(
         raise DatasetError(f"{files.train} has no `target` column; it cannot be used for training")
     columns = [ERA_COL, DATA_TYPE_COL, *features, *targets]
     paths = {name: dest / f"{name}.parquet" for name in ("labeled", "live", "unresolved")}
-    rows = 0
+    rows, main_target = 0, None
     engineered = [
         f"{ENGINEERED_PREFIX}{g}_{kind}" for g in sorted(groups) for kind in ("mean", "spread")
     ]
@@ -205,6 +213,7 @@ def build_feature_matrix(
             wanted = features + [t for t in targets if t in present]
             max_rows = max(CHUNK_BYTES // len(wanted), 1)  # wanted holds `target` at least
             for chunk in read_numerai_era_chunks(path, wanted, list(eras), max_rows):
+                main_target = main_target or target_alias(chunk.values)
                 table = _to_table(_labeled_rows(chunk.to_frame()), columns, groups)
                 del chunk
                 if writer is None:
@@ -235,6 +244,7 @@ def build_feature_matrix(
         groups,
         unresolved,
         neutralizers,
+        main_target or TARGET_COL,
     )
 
 
@@ -242,9 +252,12 @@ def _write_features(
     frame: pd.DataFrame, features: list[str], groups: dict[str, list[str]], path: Path
 ) -> Path:
     """Write unlabeled rows (era, data type, features, engineered features) to `path`."""
+    columns = [c for c in (ERA_COL, DATA_TYPE_COL) if c in frame] + features
+    return _write_table(_to_table(frame, columns, groups), path)
+
+
+def _write_table(table: pa.Table, path: Path) -> Path:
     with atomic_path(path) as tmp:
-        columns = [c for c in (ERA_COL, DATA_TYPE_COL) if c in frame] + features
-        table = _to_table(frame, columns, groups)
         pq.write_table(table, tmp, row_group_size=row_group_rows(table.num_columns))
     return path
 
@@ -275,10 +288,27 @@ def load_training_data(
     )
 
 
-def load_live_features(matrix: FeatureMatrix, engineered: bool = True) -> pd.DataFrame:
-    """Live rows: the model features (int8) and `era`, indexed by id."""
-    features = matrix.all_features if engineered else matrix.features
-    return read_numerai_parquet(matrix.live, columns=features)
+def live_feature_table(
+    features: list[str], groups: dict[str, list[str]], source: Source
+) -> pa.Table:
+    """Unlabeled rows (a file, or rows in memory) as the model features: `era` (and
+    `data_type`), the int8 `features` and the engineered group features binned within each
+    era, by id. The one conversion of live rows, whether the pipeline or a model-upload
+    `predict` makes it."""
+    frame = read_numerai_parquet(source, columns=features)
+    return _to_table(frame, [c for c in (ERA_COL, DATA_TYPE_COL) if c in frame] + features, groups)
+
+
+def build_live_features(matrix: FeatureMatrix, live: Path, dest: Path) -> Path:
+    """The feature matrix's features of a live file's rows (int8, engineered features included,
+    binned within the live era), written to `dest`."""
+    return _write_table(live_feature_table(matrix.features, matrix.groups, live), dest)
+
+
+def load_live_features(matrix: FeatureMatrix, path: Path | None = None) -> pd.DataFrame:
+    """Live rows (the feature matrix's own, or those `build_live_features` wrote to `path`): the
+    model features (int8) and `era`, indexed by id."""
+    return read_numerai_parquet(path or matrix.live, columns=matrix.all_features)
 
 
 def load_unlabeled_features(matrix: FeatureMatrix) -> np.ndarray:

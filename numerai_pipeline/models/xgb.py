@@ -118,6 +118,24 @@ class XGBoostModel:
         meta = {"name": self.name, "features": self.feature_names, "config": asdict(self.config)}
         (folder / "xgboost.json").write_text(json.dumps(meta))
 
+    def __getstate__(self) -> dict:
+        """Pickled with the booster as its saved model (UBJSON), which other XGBoost versions
+        load (a pickled Booster is XGBoost's memory snapshot, for the same version only): the
+        champion's model-upload pickle runs in Numerai's image."""
+        state = dict(self.__dict__)
+        if self.booster is not None:
+            state["booster"] = bytes(self.booster.save_raw(raw_format="ubj"))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        import xgboost as xgb
+
+        if isinstance(state.get("booster"), bytes):
+            booster = xgb.Booster()
+            booster.load_model(bytearray(state["booster"]))
+            state = {**state, "booster": booster}
+        self.__dict__.update(state)
+
     @classmethod
     def load(cls, folder: Path, device: str | None = None) -> XGBoostModel:
         import xgboost as xgb

@@ -33,6 +33,15 @@ _AUTH_WORDS = re.compile(
 )
 _AUTH_CODES = {"UNAUTHENTICATED", "UNAUTHORIZED", "FORBIDDEN"}
 
+_ROUND_QUERY = """
+query ($tournament: Int! $number: Int!) {
+    rounds(tournament: $tournament number: $number) {
+        number openTime closeTime closeStakingTime
+    }
+}
+"""
+"""A round's times (numerapi's `list_rounds` asks this and much more)."""
+
 # numerapi's `download_dataset` query; numerapi would also fetch the file, which we do ourselves.
 _DATASET_QUERY = """
 query ($filename: String!
@@ -276,6 +285,23 @@ class NumeraiClient:
             )
         return round_num
 
+    def round_times(self, number: int = 0) -> dict[str, Any]:
+        """`number`, `openTime`, `closeTime`, `closeStakingTime` (ISO strings) of a round; 0 is
+        the current round."""
+
+        def attempt() -> dict[str, Any]:
+            variables = {"tournament": self._api.tournament_id, "number": number}
+            rounds = self._api.raw_query(_ROUND_QUERY, variables)["data"]["rounds"]
+            if not rounds or not isinstance(rounds[0], dict) or "openTime" not in rounds[0]:
+                raise _BadAnswer(f"no round {number or '(current)'} in the answer")
+            return rounds[0]
+
+        return self._call("round_times", attempt)
+
+    def check_new_round(self, hours: int = 12) -> bool:
+        """Whether the current round opened within the last `hours` (numerapi's check)."""
+        return bool(self._call("check_new_round", lambda: self._api.check_new_round(hours)))
+
     def check_round_open(self) -> bool:
         """Whether the current round accepts submissions now."""
         return bool(self._call("check_round_open", self._api.check_round_open))
@@ -302,6 +328,31 @@ class NumeraiClient:
                 f"Numerai API upload_predictions gave no submission id: {submission_id!r}"
             )
         return submission_id
+
+    def model_upload_options(self) -> tuple[dict[str, str], dict[str, str]]:
+        """What a model upload may run on: data versions and docker images, name -> id (needs
+        credentials)."""
+        self._require_credentials("model_upload_options")
+        versions = self._call("model_upload_data_versions", self._api.model_upload_data_versions)
+        images = self._call("model_upload_docker_images", self._api.model_upload_docker_images)
+        return {str(k): str(v) for k, v in versions.items()}, {
+            str(k): str(v) for k, v in images.items()
+        }
+
+    def upload_model(self, path: Path, model_id: str, data_version: str, docker_image: str) -> str:
+        """Upload a model-upload pickle for `model_id`, to run on the data version and docker
+        image given by id; returns the upload's id (needs credentials)."""
+        self._require_credentials("upload_model")
+
+        def attempt() -> str:
+            return self._api.model_upload(
+                str(path), model_id=model_id, data_version=data_version, docker_image=docker_image
+            )
+
+        upload_id = self._call("model_upload", attempt)
+        if not isinstance(upload_id, str) or not upload_id:
+            raise NumeraiApiError(f"Numerai API model_upload gave no upload id: {upload_id!r}")
+        return upload_id
 
     def _require_credentials(self, name: str) -> None:
         if not self.has_credentials:

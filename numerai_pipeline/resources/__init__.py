@@ -65,10 +65,12 @@ def resources_from_env() -> dict[str, object]:
         "data_source": NumeraiDataSource(
             source=env_choice("NUMERAI_DATA_SOURCE", "synthetic", SOURCES),
             data_dir=os.environ.get("NUMERAI_DATA_DIR", ""),
-            version=os.environ.get("NUMERAI_DATA_VERSION", "v5.0"),
+            version=os.environ.get("NUMERAI_DATA_VERSION", "").strip() or "v5.0",
             synthetic_preset=env_choice("NUMERAI_SYNTHETIC_PRESET", "demo", tuple(PRESETS)),
         ),
-        "numerai": numerai_resource_from_env(),
+        "numerai": numerai_resource_from_env(
+            model_upload=env_choice("NUMERAI_MODEL_UPLOAD", "off", ("off", "on")) == "on"
+        ),
         "compute": ComputeResource(
             device=env_device(),
             preset=env_choice("NUMERAI_MODEL_PRESET", "auto", COMPUTE_PRESETS),

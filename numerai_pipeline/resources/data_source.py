@@ -7,13 +7,21 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from numerai_pipeline.core.schema import DatasetError, validate_version
-from numerai_pipeline.data.download import download_numerai_dataset
+from numerai_pipeline.core.schema import (
+    LIVE_BENCHMARK_FILE,
+    LIVE_FILE,
+    DatasetError,
+    validate_version,
+)
+from numerai_pipeline.data.download import download_live_files, download_numerai_dataset
 from numerai_pipeline.data.sources import (
     DatasetFiles,
+    RoundLiveFiles,
     ensure_synthetic_dataset,
+    local_round_files,
     locate_local_dataset,
 )
+from numerai_pipeline.data.synthetic import write_synthetic_live
 from numerai_pipeline.numerai_api import NumeraiClient
 
 SOURCES = ("synthetic", "local", "numerai")
@@ -58,3 +66,22 @@ class NumeraiDataSource(ConfigurableResource):
             f"unknown data source {self.source!r}; set NUMERAI_DATA_SOURCE to one of "
             f"{', '.join(SOURCES)}"
         )
+
+    def fetch_live(
+        self, data_root: Path, round_num: int, client: NumeraiClient | None = None
+    ) -> RoundLiveFiles:
+        """The live files of round `round_num`: downloaded for that round (`numerai`), the
+        folder's `live_<round>.parquet` or else its `live.parquet` (`local`), or generated for
+        the round (`synthetic`); with the benchmark models file where there is one."""
+        if self.source == "synthetic":
+            root = self.fetch(data_root).root
+            write_synthetic_live(root, round_num, self.synthetic_preset, self.seed)
+            return local_round_files(root, round_num)
+        if self.source == "local":
+            root = locate_local_dataset(Path(self.data_dir), self.version).root
+            return local_round_files(root, round_num)
+        if client is None:
+            raise DatasetError("NUMERAI_DATA_SOURCE=numerai needs a Numerai API client")
+        folder = data_root / "numerai" / self.version
+        files = download_live_files(client, self.version, folder, round_num)
+        return RoundLiveFiles(files[LIVE_FILE], files.get(LIVE_BENCHMARK_FILE))

@@ -13,21 +13,33 @@ EXPERIMENT = "numerai-pipeline"
 
 
 class MlflowTracking(ConfigurableResource):
-    """sqlite-backed MLflow tracking under the home folder (or any tracking server URI)."""
+    """sqlite-backed MLflow tracking under the home folder (or any tracking server URI: a
+    server stores the artifacts itself)."""
 
     tracking_uri: str
     artifact_root: str
     experiment_name: str = EXPERIMENT
 
     def _experiment_id(self) -> str:
+        """The experiment's id, created on first use. Steps of a run start in parallel
+        processes: when another creates it first, its experiment is the one."""
         import mlflow
+        from mlflow.exceptions import MlflowException
 
         mlflow.set_tracking_uri(self.tracking_uri)
         experiment = mlflow.get_experiment_by_name(self.experiment_name)
         if experiment is not None:
             return experiment.experiment_id
-        location = Path(self.artifact_root) / self.experiment_name
-        return mlflow.create_experiment(self.experiment_name, artifact_location=location.as_uri())
+        location = None
+        if not self.tracking_uri.startswith(("http://", "https://")):  # a server stores them
+            location = (Path(self.artifact_root) / self.experiment_name).as_uri()
+        try:
+            return mlflow.create_experiment(self.experiment_name, artifact_location=location)
+        except MlflowException:
+            experiment = mlflow.get_experiment_by_name(self.experiment_name)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
 
     @contextmanager
     def start_run(
@@ -88,6 +100,13 @@ class MlflowTracking(ConfigurableResource):
         version = mlflow.register_model(model_uri, name, tags=tags)
         mlflow.MlflowClient().set_registered_model_alias(name, alias, version.version)
         return str(version.version)
+
+    def download_model(self, model_uri: str, dest: Path) -> Path:
+        """The files of the MLflow model at `model_uri`, downloaded into `dest`."""
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest)))
 
     def load_pyfunc(self, model_uri: str) -> Any:
         """The MLflow pyfunc model at `model_uri` (e.g. `models:/<name>@champion`)."""

@@ -11,12 +11,17 @@ from numerai_pipeline.numerai_api import NumeraiClient
 
 class NumeraiResource(ConfigurableResource):
     """numerapi behind timeouts, bounded retries and clear errors (env: NUMERAI_PUBLIC_ID,
-    NUMERAI_SECRET_KEY, NUMERAI_API_URL, NUMERAI_MODEL_NAME)."""
+    NUMERAI_SECRET_KEY, NUMERAI_API_URL, NUMERAI_MODEL_NAME, NUMERAI_MODEL_UPLOAD,
+    NUMERAI_MODEL_UPLOAD_IMAGE)."""
 
     public_id: str = ""
     secret_key: str = ""
     api_url: str = ""
     model_name: str = ""
+    model_upload: bool = False
+    """Upload each new champion's model-upload pickle as the model's hosted model."""
+    model_upload_image: str = ""
+    """Numerai's docker image for the hosted model, by name (default: this Python's)."""
     max_retries: int = 3
     backoff_seconds: float = 2.0
     timeout_seconds: float = 60.0
@@ -32,9 +37,12 @@ class NumeraiResource(ConfigurableResource):
         )
 
 
-def numerai_resource_from_env(**overrides: float | int) -> NumeraiResource:
+def numerai_resource_from_env(
+    model_upload: bool = False, **overrides: float | int
+) -> NumeraiResource:
     """Credentials as Dagster `EnvVar`s (the UI shows the variable's name, not its value);
-    `overrides` set the retry and timeout knobs."""
+    `model_upload` switches the hosted model's upload on, `overrides` set the retry and timeout
+    knobs."""
 
     def env(name: str) -> str | EnvVar:
         return EnvVar(name) if os.environ.get(name) else ""
@@ -44,5 +52,7 @@ def numerai_resource_from_env(**overrides: float | int) -> NumeraiResource:
         secret_key=env("NUMERAI_SECRET_KEY"),
         api_url=os.environ.get("NUMERAI_API_URL", ""),
         model_name=os.environ.get("NUMERAI_MODEL_NAME", ""),
+        model_upload=model_upload,
+        model_upload_image=os.environ.get("NUMERAI_MODEL_UPLOAD_IMAGE", ""),
         **overrides,
     )

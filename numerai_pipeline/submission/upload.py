@@ -65,7 +65,8 @@ def validate_predictions_csv(path: Path, live_ids: Sequence[str] | None = None) 
         raise SubmissionError("ids must be present and unique; each live id must appear once")
 
 
-def _read_ledger(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+def read_ledger(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """An upload ledger: `{model: {key: record}}` ({} when there is none yet)."""
     if not path.exists():
         return {}
     try:
@@ -107,16 +108,10 @@ def submit_predictions(
         logger.info("predictions for %s written to %s; %s", model_name, path, NO_CREDENTIALS)
         return result(False, NO_CREDENTIALS)
 
-    current_round = client.get_current_round()
-    if round_num is None:
-        round_num = current_round
-    elif round_num != current_round:
-        raise SubmissionError(
-            f"predictions are for round {round_num} but Numerai's current round is {current_round}; "
-            "download the current live data and predict again"
-        )
+    current_round = client.get_current_round() if round_num is None else None
+    round_num = current_round if round_num is None else round_num
     ledger_path = Path(ledger_path)
-    ledger = _read_ledger(ledger_path)
+    ledger = read_ledger(ledger_path)
     previous = ledger.get(model_name, {}).get(str(round_num))
     if previous and not force:
         return result(
@@ -125,7 +120,12 @@ def submit_predictions(
             f"{previous.get('submission_id')} (force to upload again)",
             previous.get("submission_id"),
         )
-
+    current_round = client.get_current_round() if current_round is None else current_round
+    if round_num != current_round:
+        raise SubmissionError(
+            f"predictions are for round {round_num} but Numerai's current round is {current_round}; "
+            "download the current live data and predict again"
+        )
     models = client.get_models()
     if model_name not in models:
         raise SubmissionError(

@@ -94,9 +94,14 @@ def test_whole_graph_writes_report_and_submission(finished_run):
     models = [spec.name for spec in ROSTER]
     for name in [*models, "ensemble", "equal_blend", "oracle"]:
         model = report["models"][name]
-        for key in ("corr_mean", "corr_sharpe", "max_drawdown", "mmc_mean", "feature_exposure_max"):
+        for key in ("corr_mean", "corr_sharpe", "max_drawdown", "mmc_mean", "bmc_mean"):
             assert model[key] is not None, (name, key)
+        assert model["feature_exposure_max"] is not None
         assert len(model["per_era"]) == model["n_eras"] > 5
+    assert report["benchmark_column"] == "v5_lgbm_cyrusd20"
+    benchmark = report["models"]["benchmark"]  # on the validation eras its file covers
+    assert benchmark["n_eras"] == report["models"]["xgboost"]["bmc_eras"]
+    assert benchmark["n_eras"] < report["models"]["xgboost"]["n_eras"]
     oracle = report["models"]["oracle"]
     xgboost_eras = report["models"]["xgboost"]["per_era"].keys()
     assert oracle["corr_mean"] > 0 and oracle["per_era"].keys() == xgboost_eras
@@ -111,6 +116,7 @@ def test_whole_graph_writes_report_and_submission(finished_run):
     for figure in ("cv_cumulative_corr", "champion_per_era", "model_correlations"):
         assert (home.reports / f"{figure}.png").exists()
     submission = pd.read_csv(outcome["submission"])
+    assert Path(outcome["submission"]).parent.name.startswith("round_")
     assert list(submission.columns) == ["id", "prediction"]
     assert submission["prediction"].between(0, 1, inclusive="neither").all()
     assert submission["id"].is_unique
@@ -157,7 +163,8 @@ pd.DataFrame({"id": live.index, "prediction": values}).to_csv(sys.argv[3], index
 
 def test_the_champion_reproduces_the_submission_in_a_fresh_process(finished_run, tmp_path):
     home, outcome = finished_run
-    live = home.features / "v5.0" / "live.parquet"
+    round_dir = Path(outcome["submission"]).parent.name  # round_<number>
+    live = home.features / "v5.0" / f"live_{round_dir.removeprefix('round_')}.parquet"
     out = tmp_path / "again.csv"
     done = subprocess.run(
         [sys.executable, "-c", LOAD_CHAMPION, home.mlflow_tracking_uri, str(live), str(out)],
@@ -169,6 +176,44 @@ def test_the_champion_reproduces_the_submission_in_a_fresh_process(finished_run,
     again = pd.read_csv(out)
     assert again["id"].tolist() == submitted["id"].tolist()
     assert (again["prediction"].to_numpy() == submitted["prediction"].to_numpy()).all()
+
+
+NUMERAI_PREDICT = """
+import sys
+sys.modules["numerai_pipeline"] = None  # as in Numerai's image: the pickle must not need it
+import cloudpickle, pandas as pd
+with open(sys.argv[1], "rb") as f:
+    predict = cloudpickle.load(f)
+live = pd.read_parquet(sys.argv[2])
+out = predict(live, pd.read_parquet(sys.argv[3]))
+assert isinstance(out, pd.DataFrame) and list(out.columns) == ["prediction"]
+out.to_csv(sys.argv[4])
+"""
+
+
+def test_the_model_upload_pickle_reproduces_the_submission_without_the_package(
+    finished_run, tmp_path
+):
+    home, outcome = finished_run
+    round_num = Path(outcome["submission"]).parent.name.removeprefix("round_")
+    raw = home.data / "synthetic-tiny-0" / "v5.0"
+    live, benchmark = (
+        raw / f"live_{round_num}.parquet",
+        raw / f"live_benchmark_models_{round_num}.parquet",
+    )
+    out = tmp_path / "predicted.csv"
+    pickle = home.models / "model_upload.pkl"
+    done = subprocess.run(
+        [sys.executable, "-c", NUMERAI_PREDICT, str(pickle), str(live), str(benchmark), str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    predicted = pd.read_csv(out, index_col="id")["prediction"]
+    submitted = pd.read_csv(outcome["submission"], index_col="id")["prediction"]
+    assert predicted.index.tolist() == submitted.index.tolist()
+    assert (predicted.to_numpy() == submitted.to_numpy()).all()
 
 
 def test_rematerializing_the_encoder_resumes_from_its_checkpoint(finished_run):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from numerai_pipeline.cli import run_pipeline
 from numerai_pipeline.definitions import build_definitions
@@ -47,10 +47,14 @@ def tournament(tmp_path_factory, mlflow_template_db):
 
 
 def submit_again(resources, run_config=None):
-    return (
-        build_definitions(resources)
-        .resolve_job_def("submit")
-        .execute_in_process(run_config, instance=DagsterInstance.get(), raise_on_error=False)
+    """The round's submission again (its live data and predictions are reused)."""
+    job = build_definitions(resources).resolve_job_def("submit")
+    return job.execute_in_process(
+        run_config,
+        instance=DagsterInstance.get(),
+        partition_key=str(ROUND),
+        asset_selection=[AssetKey("submission")],
+        raise_on_error=False,
     )
 
 
@@ -67,6 +71,7 @@ def test_download_then_submission_received_for_every_live_id(tournament):
     for name in ("train.parquet", "validation.parquet", "features.json", "meta_model.parquet"):
         assert (folder / name).read_bytes() == (served / "v5.0" / name).read_bytes()
     assert (folder / f"live_{ROUND}.parquet").exists()
+    assert Path(outcome["submission"]).parent.name == f"round_{ROUND}"  # the API's current round
     assert Path(outcome["submission"]) == home.submissions / f"round_{ROUND}" / "predictions.csv"
     assert len(fake.uploads) == 1 and fake.uploads[0].model_id == "model-1"
     uploaded = pd.read_csv(pd.io.common.BytesIO(fake.uploads[0].data))

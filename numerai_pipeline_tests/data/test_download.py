@@ -16,7 +16,14 @@ from numerai_pipeline_tests.fake_numerai_server import (
     write_tiny_dataset,
 )
 
-FILES = ("train.parquet", "validation.parquet", "features.json", "meta_model.parquet")
+FILES = (
+    "train.parquet",
+    "validation.parquet",
+    "features.json",
+    "meta_model.parquet",
+    "validation_benchmark_models.parquet",
+)
+LIVE_FILES = ("live", "live_benchmark_models")
 
 
 @pytest.fixture
@@ -36,9 +43,10 @@ def test_downloads_version_in_numerais_layout(fake: FakeNumerai, served: Path, t
     assert folder == tmp_path / "data" / "v5.0"
     for name in FILES:
         assert (folder / name).read_bytes() == (served / "v5.0" / name).read_bytes()
-    live = (served / "v5.0" / "live.parquet").read_bytes()
-    assert (folder / "live_1234.parquet").read_bytes() == live
-    assert (folder / "live.parquet").read_bytes() == live
+    for name in LIVE_FILES:  # kept per round, and the round's under the plain name
+        live = (served / "v5.0" / f"{name}.parquet").read_bytes()
+        assert (folder / f"{name}_1234.parquet").read_bytes() == live
+        assert (folder / f"{name}.parquet").read_bytes() == live
     assert not list(folder.glob("*.part")) and not list(folder.glob(".*"))
     train = pd.read_parquet(folder / "train.parquet")
     features = [c for c in train.columns if c.startswith("feature_")]
@@ -51,15 +59,22 @@ def test_second_run_skips_complete_files(fake: FakeNumerai, tmp_path: Path):
     fake.requests.clear()
     download_numerai_dataset(client, "v5.0", tmp_path / "data", round_num=1234)
     file_gets = [r for r in fake.requests if r.path.startswith("/files/")]
-    assert len(file_gets) == len(FILES) + 1
+    assert len(file_gets) == len(FILES) + len(LIVE_FILES)
     assert all(r.range == "bytes=0-0" for r in file_gets)
 
 
 def test_optional_file_not_listed_is_skipped(fake: FakeNumerai, served: Path, tmp_path: Path):
-    (served / "v5.0" / "meta_model.parquet").unlink()
+    for name in ("meta_model", "validation_benchmark_models", "live_benchmark_models"):
+        (served / "v5.0" / f"{name}.parquet").unlink()
     folder = download_numerai_dataset(fake.client(), "v5.0", tmp_path / "data")
-    assert (folder / "train.parquet").exists()
-    assert not (folder / "meta_model.parquet").exists()
+    assert (folder / "train.parquet").exists() and (folder / "live.parquet").exists()
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "features.json",
+        "live.parquet",
+        "live_1234.parquet",
+        "train.parquet",
+        "validation.parquet",
+    ]
 
 
 def test_unknown_version_lists_available(fake: FakeNumerai, tmp_path: Path):
@@ -69,7 +84,7 @@ def test_unknown_version_lists_available(fake: FakeNumerai, tmp_path: Path):
 
 def test_missing_required_file_is_named(fake: FakeNumerai, served: Path, tmp_path: Path):
     (served / "v5.0" / "live.parquet").unlink()
-    with pytest.raises(DatasetError, match="listing lacks live.parquet"):
+    with pytest.raises(DatasetError, match="listing lacks live.parquet, which the pipeline"):
         download_numerai_dataset(fake.client(), "v5.0", tmp_path / "data")
 
 

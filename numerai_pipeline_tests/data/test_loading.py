@@ -16,6 +16,8 @@ from numerai_pipeline.core.schema import MISSING_FEATURE, DatasetError
 from numerai_pipeline.data.eras import build_era_index
 from numerai_pipeline.data.loading import (
     era_chunk_sizes,
+    era_quintiles,
+    has_continuous_features,
     parquet_columns,
     read_features_json,
     read_numerai_era_chunks,
@@ -125,6 +127,75 @@ def test_legacy_float_features_become_int8_bins() -> None:
     assert (frame[targets].dtypes == np.float32).all()
     np.testing.assert_array_equal(frame[targets].to_numpy(), source[targets].to_numpy())
     assert frame["era"].tolist() == source["era"].tolist()
+
+
+def test_era_quintiles_are_equal_sized_per_era() -> None:
+    eras = np.repeat(["a", "b"], 100)
+    values = np.concatenate([np.arange(100.0), -np.arange(100.0)])
+    bins = era_quintiles(values, eras)
+    assert bins.dtype == np.int8 and bins.shape == values.shape
+    for era in ("a", "b"):
+        assert np.bincount(bins[eras == era], minlength=5).tolist() == [20] * 5
+    assert bins[99] == 4 and bins[100] == 4  # the largest value of each era
+    block = np.column_stack([values, -values])
+    block[0, 1] = np.nan
+    binned = era_quintiles(block, eras)
+    assert binned.shape == block.shape and binned[0, 1] == MISSING_FEATURE
+    np.testing.assert_array_equal(binned[:, 0], bins)
+
+
+def _legacy_frame(n_eras: int = 4, rows: int = 50, seed: int = 0) -> pd.DataFrame:
+    """Rows as Numerai wrote them before 2019: `feature<n>` continuous in [0, 1), "era<n>"."""
+    rng = np.random.default_rng(seed)
+    n = n_eras * rows
+    frame = pd.DataFrame(
+        {
+            "era": [f"era{1 + i // rows}" for i in range(n)],
+            "data_type": "train",
+            **{f"feature{j}": rng.random(n).astype(np.float32) for j in range(1, 4)},
+            "target": (rng.random(n) > 0.5).astype(np.float32),
+        },
+        index=pd.Index([f"n{i:015x}" for i in range(n)], name="id"),
+    )
+    frame.loc[frame.index[3], "feature2"] = np.nan
+    return frame
+
+
+def test_continuous_features_are_binned_per_era(tmp_path: Path) -> None:
+    source = _legacy_frame()
+    path = write_frame(tmp_path / "legacy.parquet", source, row_group_size=30)
+    assert has_continuous_features(path)
+    frame = read_numerai_parquet(path)
+    features = ["feature1", "feature2", "feature3"]
+    assert (frame[features].dtypes == np.int8).all()
+    assert frame["era"].unique().tolist() == ["0001", "0002", "0003", "0004"]
+    expected = (
+        source.groupby("era")[features].rank(method="first", pct=True).mul(5).apply(np.ceil) - 1
+    )
+    np.testing.assert_array_equal(
+        frame[features].to_numpy(), expected.fillna(MISSING_FEATURE).to_numpy().astype(np.int8)
+    )
+    for era, rows in frame.groupby("era"):
+        assert np.bincount(rows["feature1"], minlength=5).tolist() == [10] * 5, era
+    assert frame["target"].isin([0.0, 1.0]).all()
+    # bins depend on the era's rows only: chunked and era-filtered reads give the same ones
+    chunks = pd.concat(c.to_frame() for c in read_numerai_era_chunks(path, max_rows=60))
+    pd.testing.assert_frame_equal(chunks[frame.columns], frame)
+    one = read_numerai_parquet(path, columns=["feature2"], eras=["0003"])
+    assert one["feature2"].tolist() == frame.loc[frame.era == "0003", "feature2"].tolist()
+
+
+def test_continuous_values_outside_the_unit_interval_raise(tmp_path: Path) -> None:
+    source = _legacy_frame()
+    source.loc[source.index[5], "feature3"] = 1.7
+    path = write_frame(tmp_path / "legacy.parquet", source)
+    with pytest.raises(DatasetError, match=r"'feature3'.*e\.g\. 1\.7.*continuous"):
+        read_numerai_parquet(path)
+
+
+def test_bins_are_not_taken_for_continuous_values(tiny_dataset: Path) -> None:
+    assert not has_continuous_features(REAL_SAMPLE)  # floats on the 0.25 grid: bins
+    assert not has_continuous_features(tiny_dataset / "train.parquet")  # int8
 
 
 def test_nan_features_become_missing_and_integers_are_cast(tmp_path: Path) -> None:

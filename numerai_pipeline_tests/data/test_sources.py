@@ -40,11 +40,21 @@ def test_missing_folder_or_files(tmp_path: Path) -> None:
         locate_local_dataset(tmp_path, "v5.0")
 
 
-def test_unknown_data_version(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="unknown Numerai data version 'v9.9'.*NUMERAI_DATA"):
+def test_any_version_label_is_a_folder_and_missing_files_are_named(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(tiny_dataset, tmp_path / "v5.0")
+    with pytest.raises(DatasetError) as err:
         locate_local_dataset(tmp_path, "v9.9")
-    with pytest.raises(DatasetError, match="unknown Numerai data version"):
-        ensure_synthetic_dataset(tmp_path, "v9.9", "tiny", 0)
+    assert "no dataset folder" in str(err.value)
+    assert f"{tmp_path} holds v5.0: set NUMERAI_DATA_VERSION to one of them" in str(err.value)
+    (tmp_path / "v9.9").mkdir()
+    shutil.copy(tiny_dataset / "train.parquet", tmp_path / "v9.9" / "train.parquet")
+    with pytest.raises(DatasetError, match=r"v9\.9 lacks validation\.parquet, live\.parquet"):
+        locate_local_dataset(tmp_path, "v9.9")
+    for name in ("validation.parquet", "live.parquet"):
+        shutil.copy(tiny_dataset / name, tmp_path / "v9.9" / name)
+    assert locate_local_dataset(tmp_path, "v9.9").version == "v9.9"
 
 
 def test_ensure_synthetic_generates_once(tmp_path: Path, monkeypatch) -> None:

@@ -221,7 +221,7 @@ def test_rewrite_replaces_and_failure_leaves_nothing(tmp_path: Path, monkeypatch
     write_synthetic_dataset(tmp_path, "v5.0", small, seed=2)
     assert (first / "train.parquet").read_bytes() != before and is_complete(first)
 
-    def broken(out: Path, spec: SyntheticPreset, seed: int) -> None:
+    def broken(out: Path, spec: SyntheticPreset, seed: int, version: str) -> None:
         (out / "train.parquet").write_bytes(b"partial")
         raise RuntimeError("disk full")
 

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from numerai_tools.scoring import correlation_contribution
 
 from numerai_pipeline.core.scoring import per_era_corr, standard_error
 from numerai_pipeline.evaluation.metrics import per_era_contribution
@@ -68,6 +69,38 @@ def test_report_without_meta_model_has_no_mmc():
     frames, features, ids, _ = oof_frames()
     report = build_cv_report(frames, lambda idx: features[ids.get_indexer(idx)], None)
     assert report["models"]["xgboost"]["mmc_mean"] is None
+    assert report["models"]["xgboost"]["bmc_mean"] is None and "benchmark" not in report["models"]
+
+
+def test_bmc_is_numerai_tools_contribution_against_the_benchmark_on_the_eras_it_covers():
+    frames, features, ids, _ = oof_frames()
+    rng = np.random.default_rng(5)
+    target = frames["xgboost"]["target"]
+    covered = frames["xgboost"]["era"] >= "0004"  # a validation-only benchmark file
+    benchmark = pd.Series(target + rng.normal(scale=2.0, size=len(target)), index=ids)[covered]
+    benchmark.name = "v5_lgbm_cyrusd20"
+    report = build_cv_report(
+        frames, lambda idx: features[ids.get_indexer(idx)], None, benchmark=benchmark
+    )
+    for name, oof in frames.items():
+        per_era = []
+        for _, rows in oof[covered].groupby("era"):
+            per_era.append(
+                correlation_contribution(
+                    rows[["prediction"]],
+                    benchmark.loc[rows.index].rename("benchmark"),
+                    rows["target"].rename("target"),
+                )["prediction"]
+            )
+        assert report["models"][name]["bmc_mean"] == pytest.approx(np.mean(per_era), abs=1e-12)
+        assert report["models"][name]["bmc_eras"] == 8
+    row = report["models"]["benchmark"]
+    assert row["n_eras"] == 8 and row["n_rows"] == len(benchmark)
+    expected = per_era_corr(
+        benchmark.to_numpy(), target[covered].to_numpy(), frames["xgboost"]["era"][covered]
+    )
+    assert row["corr_mean"] == pytest.approx(expected.mean(), abs=1e-12)
+    assert "BMC on 8 eras (against `v5_lgbm_cyrusd20`)" in report_markdown(report)
 
 
 def test_models_scored_together_get_the_scores_they_get_alone():
@@ -93,7 +126,7 @@ def test_standard_errors_count_eras_that_share_target_windows():
     frames, features, ids, _ = oof_frames()
     oof = frames["mtm"]
     corr = pd.Series(overlapping_scores(60, 1)[:, 0], index=[f"{e:04d}" for e in range(1, 61)])
-    scored = score_model(oof, features[ids.get_indexer(oof.index)], corr, pd.Series(dtype=float))
+    scored = score_model(oof, features[ids.get_indexer(oof.index)], {"corr": corr})
     assert scored["corr_se"] == pytest.approx(standard_error(corr, target_span=4))
     assert scored["corr_se"] > 1.3 * standard_error(corr)
 

@@ -18,7 +18,6 @@ from numerai_pipeline.features.engineering import (
     load_training_data,
     load_unlabeled_features,
     neutralizer_features,
-    quintile_bins,
     select_feature_set,
 )
 
@@ -26,16 +25,6 @@ from numerai_pipeline.features.engineering import (
 @pytest.fixture
 def files(tiny_dataset: Path):
     return locate_local_dataset(tiny_dataset.parent, tiny_dataset.name)
-
-
-def test_quintile_bins_are_equal_sized_per_era():
-    eras = np.repeat(["a", "b"], 100)
-    values = np.concatenate([np.arange(100.0), -np.arange(100.0)])
-    bins = quintile_bins(values, eras)
-    assert bins.dtype == np.int8
-    for era in ("a", "b"):
-        assert np.bincount(bins[eras == era], minlength=5).tolist() == [20] * 5
-    assert bins[99] == 4 and bins[100] == 4  # the largest value of each era
 
 
 def test_feature_matrix_is_int8_with_engineered_group_features(files, tmp_path):

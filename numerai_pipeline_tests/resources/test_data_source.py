@@ -11,9 +11,10 @@ def test_unknown_source_names_the_choices(tmp_path):
         NumeraiDataSource(source="kaggle").fetch(tmp_path)
 
 
-def test_unknown_version_names_the_choices(tmp_path):
-    with pytest.raises(DatasetError, match="unknown Numerai data version 'v9.9'"):
-        NumeraiDataSource(version="v9.9").fetch(tmp_path)
+@pytest.mark.parametrize("version", ["../v5.0", "v5/0", ""])
+def test_a_version_that_cannot_name_a_folder_is_refused(tmp_path, version):
+    with pytest.raises(DatasetError, match=f"data version {version!r} cannot name a folder"):
+        NumeraiDataSource(source="local", data_dir=str(tmp_path), version=version).fetch(tmp_path)
 
 
 def test_local_source_needs_a_folder(tmp_path):

@@ -1,0 +1,1 @@
+"""Tournament rounds: numbers and submission windows."""

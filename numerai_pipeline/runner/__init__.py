@@ -1,0 +1,2 @@
+"""Running the graph from the command line: the instance's housekeeping, what to reuse, and what
+the console shows."""
