@@ -106,6 +106,7 @@ def main() -> None:
             raise SystemExit(f"the pickle failed in Numerai's environment:\n{ran.stderr[-3000:]}")
         cost = json.loads(ran.stdout.strip().splitlines()[-1])
         got = pd.read_csv(out, index_col="id")["prediction"].reindex(expected.index)
+        difference = np.abs(got.to_numpy() - expected.to_numpy())
         print(
             f"preset {args.preset}: pickle {pickle.stat().st_size / 2**20:.1f} MiB, "
             f"{len(live)} live rows x {len(matrix.features)} features\n"
@@ -113,9 +114,8 @@ def main() -> None:
             f"Numerai's {LIMIT_SECONDS}\n"
             f"peak {cost['peak_bytes'] / 2**30:.2f} GiB = {cost['peak_bytes'] / LIMIT_BYTES:.3f} "
             f"of Numerai's 4 GiB\n"
-            f"max |difference| to the pipeline's values "
-            f"{np.abs(got.to_numpy() - expected.to_numpy()).max():.2e} "
-            f"(one rank step = {1 / len(live):.2e})"
+            f"max |difference| to the pipeline's values {difference.max():.2e} (one rank step "
+            f"= {1 / len(live):.2e}), on {(difference > 0).mean():.2%} of the rows"
         )
 
 

@@ -11,6 +11,7 @@ members). The code it calls uses only what numerai-tools has offered since 0.4 (
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import cloudpickle
@@ -21,9 +22,13 @@ import numerai_pipeline
 from numerai_pipeline.core.schema import DATA_TYPE_COL, ID_COL
 from numerai_pipeline.ensemble.champion import Champion
 from numerai_pipeline.features.engineering import live_feature_table
+from numerai_pipeline.models.training import NeuralModel
 from numerai_pipeline.storage.atomic import atomic_path
 
 PICKLE_NAME = "model_upload.pkl"
+PREDICT_BATCH_ROWS = 512
+"""Rows a neural member predicts at once in Numerai's 4 GB: the `gpu` preset's batches are sized
+for a GPU's memory (a live era at once exceeds 4 GB)."""
 
 Predict = Callable[..., pd.DataFrame]
 
@@ -51,9 +56,13 @@ def make_predict(champion: Champion, features: list[str], groups: dict[str, list
 def export_model_pickle(
     champion_folder: Path, features: list[str], groups: dict[str, list[str]], dest: Path
 ) -> Path:
-    """Write the champion saved in `champion_folder` (loaded on the CPU) as a model-upload
-    pickle to `dest`, atomically."""
-    predict = make_predict(Champion.load(champion_folder, "cpu"), features, groups)
+    """Write the champion saved in `champion_folder` (loaded on the CPU, its networks predicting
+    `PREDICT_BATCH_ROWS` rows at a time) as a model-upload pickle to `dest`, atomically."""
+    champion = Champion.load(champion_folder, "cpu")
+    for model in champion.models.values():
+        if isinstance(model, NeuralModel):
+            model.train_config = replace(model.train_config, predict_batch_rows=PREDICT_BATCH_ROWS)
+    predict = make_predict(champion, features, groups)
     cloudpickle.register_pickle_by_value(numerai_pipeline)
     try:
         payload = cloudpickle.dumps(predict)

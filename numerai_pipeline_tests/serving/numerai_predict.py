@@ -38,5 +38,7 @@ if predictions.isna().any().any():
 if not predictions.iloc[:, 0].between(0, 1).all():
     sys.exit("predict returned values outside [0, 1]")
 predictions.to_csv(out_path)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM: this process's own peak (getrusage's maxrss keeps the parent's across exec)
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
 print(json.dumps({"seconds": round(time.monotonic() - start, 2), "peak_bytes": peak}))

@@ -88,6 +88,8 @@ def test_the_pickle_runs_in_numerai_s_image_within_its_limits(
     predicted = pd.read_csv(out, index_col="id")["prediction"]
     served = pd.read_csv(submission, index_col="id")["prediction"]
     assert predicted.index.tolist() == served.index.tolist() and len(served) > 5_000
-    # other numpy/scipy builds move values by float rounding: a near-tie may swap rank places
-    assert np.abs(predicted.to_numpy() - served.to_numpy()).max() <= 2 / len(served)
+    # other numpy/scipy/torch builds and batch sizes move values by float rounding: near-ties
+    # may swap a few rank places, nothing more
+    difference = np.abs(predicted.to_numpy() - served.to_numpy())
+    assert difference.max() <= 3 / len(served) and (difference > 0).mean() < 0.02
     assert np.corrcoef(predicted, served)[0, 1] > 0.99999
