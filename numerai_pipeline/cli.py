@@ -42,7 +42,7 @@ def _partitions(stage: str, instance, resources: dict[str, object]) -> list[str 
     """The stage's partitions: every CV fold, the current round (added to the instance), or
     none."""
     from numerai_pipeline.assets.partitions import cv_fold_partitions, round_partitions
-    from numerai_pipeline.schedules import calendar_for
+    from numerai_pipeline.resources.numerai import calendar_for
 
     if stage == "cross_validate":
         return list(cv_fold_partitions.get_partition_keys())

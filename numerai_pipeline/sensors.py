@@ -7,8 +7,8 @@ from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, 
 from numerai_pipeline.assets.partitions import round_partitions
 from numerai_pipeline.jobs import submit_job
 from numerai_pipeline.resources.data_source import NumeraiDataSource
-from numerai_pipeline.resources.numerai import NumeraiResource
-from numerai_pipeline.schedules import calendar_for, round_request
+from numerai_pipeline.resources.numerai import NumeraiResource, calendar_for
+from numerai_pipeline.schedules import MAX_GAP_ROUNDS, round_request
 
 NEW_ROUND_HOURS = 24
 """How recently a round must have opened to count as new (numerapi's `check_new_round`)."""
@@ -25,9 +25,11 @@ def new_round_sensor(
     if calendar.client is not None and not calendar.client.check_new_round(NEW_ROUND_HOURS):
         return SkipReason(f"no round opened in the last {NEW_ROUND_HOURS} hours")
     current = calendar.current(datetime.now(UTC))
-    if context.cursor and int(context.cursor) >= current.number:
+    previous = int(context.cursor) if context.cursor else None
+    if previous == current.number:
         return SkipReason(f"round {current.number} was requested already")
-    missed = range(int(context.cursor) + 1, current.number) if context.cursor else range(0)
+    recent = previous is not None and 0 < current.number - previous <= MAX_GAP_ROUNDS
+    missed = range(previous + 1, current.number) if recent else range(0)
     keys = [str(number) for number in missed] + [current.key]
     return SensorResult(
         run_requests=[round_request(current, "new-round")],

@@ -277,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
                 for name, model_id in fake.models.items()
             ]
             return {"models": models}
-        if operation == "submission_upload_auth":
+        if operation in ("submission_upload_auth", "computePickleUploadAuth"):
             if variables.get("modelId") not in fake.models.values():
                 raise _GraphQLError(f"model {variables.get('modelId')} does not exist")
             key = uuid.uuid4().hex
@@ -291,25 +291,22 @@ class _Handler(BaseHTTPRequestHandler):
             return [{"name": k, "id": v} for k, v in fake.data_versions.items()]
         if operation == "computePickleDockerImages":
             return [{"name": k, "id": v} for k, v in fake.docker_images.items()]
-        if operation == "computePickleUploadAuth":
-            if variables.get("modelId") not in fake.models.values():
-                raise _GraphQLError(f"model {variables.get('modelId')} does not exist")
-            key = uuid.uuid4().hex
-            return {
-                "filename": f"{key}/{variables.get('filename')}",
-                "url": f"{base}/uploads/{key}",
-            }
         if operation == "createComputePickleUpload":
             return {"id": self._create_model_upload(variables)}
         raise _GraphQLError(f"unknown query field {operation!r}")
 
-    def _create_submission(self, variables: dict[str, Any]) -> str:
-        fake = self.fake
+    def _uploaded(self, variables: dict[str, Any]) -> tuple[str, bytes]:
+        """The name and bytes of the file PUT under the upload auth's `filename`."""
         key, _, name = str(variables.get("filename", "")).partition("/")
-        with fake._lock:
-            data = fake._put_files.pop(key, None)
+        with self.fake._lock:
+            data = self.fake._put_files.pop(key, None)
         if data is None:
             raise _GraphQLError(f"no uploaded file {variables.get('filename')}")
+        return name, data
+
+    def _create_submission(self, variables: dict[str, Any]) -> str:
+        fake = self.fake
+        name, data = self._uploaded(variables)
         if not fake.faults.round_open:
             raise _GraphQLError(ROUND_CLOSED_MESSAGE)
         submission_id = str(uuid.uuid4())
@@ -319,11 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _create_model_upload(self, variables: dict[str, Any]) -> str:
         fake = self.fake
-        key, _, name = str(variables.get("filename", "")).partition("/")
-        with fake._lock:
-            data = fake._put_files.pop(key, None)
-        if data is None:
-            raise _GraphQLError(f"no uploaded file {variables.get('filename')}")
+        name, data = self._uploaded(variables)
         version, image = variables.get("dataVersionId"), variables.get("dockerImageId")
         if version not in fake.data_versions.values():
             raise _GraphQLError(f"data version {version} does not exist")

@@ -54,7 +54,9 @@ def test_the_saturday_tick_requests_the_weekend_rounds_submission():
         assert request.job_name in (None, "submit") and weekly_submission.job_name == "submit"
         assert request.tags["dagster/partition"] == expected.key
         assert instance.get_dynamic_partitions(round_partitions.name) == [expected.key]
-        assert weekly_submission.cron_schedule == "30 12 * * 6"
+        assert weekly_submission.cron_schedule == ["30 12-23 * * 6", "30 0-12 * * 0"]
+        again = schedule_tick(instance, SATURDAY + timedelta(hours=3))  # a later tick: same run
+        assert [r.run_key for r in again.run_requests] == [request.run_key]
 
 
 def test_a_missed_saturday_gets_its_partition_as_a_gap_and_no_run():

@@ -163,7 +163,12 @@ def model_upload(
     python = "{}.{}".format(*sys.version_info[:2])
     metadata = {"pickle": MetadataValue.path(str(path)), "bytes": path.stat().st_size}
     metadata["python"] = python
-    if numerai.model_upload:
+    if numerai.model_upload and numerai_dataset.source == "synthetic":
+        metadata["reason"] = "not uploaded: the champion was trained on synthetic data"
+        context.log.warning(
+            f"model upload is on, but {metadata['reason'].removeprefix('not uploaded: ')}"
+        )
+    elif numerai.model_upload:
         result = upload_model_pickle(
             numerai.client(),
             path,

@@ -30,7 +30,7 @@ from numerai_pipeline.features.engineering import (
 from numerai_pipeline.resources.data_source import NumeraiDataSource
 from numerai_pipeline.resources.home import HomeResource
 from numerai_pipeline.resources.mlflow_tracking import MlflowTracking
-from numerai_pipeline.resources.numerai import NumeraiResource
+from numerai_pipeline.resources.numerai import NumeraiResource, calendar_for
 from numerai_pipeline.submission.predictions import validate_submission, write_submission
 from numerai_pipeline.submission.upload import submit_predictions
 
@@ -61,7 +61,10 @@ def live_dataset(
     """The round's live file: downloaded for the round, a local folder's, or generated."""
     round_num = int(context.partition_key)
     client = numerai.client() if data_source.source == "numerai" else None
-    files = data_source.fetch_live(home.paths.data, round_num, client)
+    current = data_source.source != "local" or (
+        calendar_for(numerai, data_source).current().number == round_num
+    )
+    files = data_source.fetch_live(home.paths.data, round_num, client, current)
     eras = read_numerai_rows(files.live, columns=[]).labels[ERA_COL]
     benchmark = str(files.benchmark) if files.benchmark else None
     return Output(

@@ -80,11 +80,12 @@ def validate_version(version: str) -> str:
 def benchmark_column(version: str, main_target: str) -> str:
     """The column of Numerai's benchmark models files that BMC is measured against for a version
     and main target, named as Numerai names it: "v5.0", "target_cyrusd_20" -> "v5_lgbm_cyrusd20";
-    "v5.3", "target_ender_20" -> "v53_lgbm_ender20"."""
+    "v5.3", "target_ender_20" -> "v53_lgbm_ender20"; "v4.3", "target_cyrus_v4_20" ->
+    "v43_lgbm_cyrus20" (the target's version suffix is not in the column's name)."""
     major, _, minor = version.partition(".")
     tag = major + ("" if minor in ("", "0") else minor.replace(".", ""))
-    name = main_target.removeprefix(TARGET_PREFIX + "_").replace("_", "")
-    return f"{tag}_lgbm_{name}"
+    name = re.sub(r"_v\d+(?=_)", "", main_target.removeprefix(TARGET_PREFIX + "_"))
+    return f"{tag}_lgbm_{name.replace('_', '')}"
 
 
 def feature_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:

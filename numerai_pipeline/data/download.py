@@ -52,7 +52,11 @@ def download_numerai_dataset(
         else:
             logger.info("%s/%s is not listed; skipping it", version, name)
     live_round = round_num if round_num is not None else client.get_current_round()
-    for name, path in download_live_files(client, version, folder, live_round).items():
+    downloaded = download_live_files(client, version, folder, live_round)
+    for name in LIVE_FILES:
+        if name not in downloaded:  # not listed this round: an older round's copy would lie
+            (folder / name).unlink(missing_ok=True)
+    for name, path in downloaded.items():
         with atomic_path(folder / name) as tmp:
             shutil.copyfile(path, tmp)
     return folder

@@ -3,6 +3,7 @@ against, and the benchmark models (`*_benchmark_models.parquet`), which BMC is m
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -33,16 +34,23 @@ def read_meta_model(path: Path | None) -> pd.Series | None:
     return _read_column(path, META_MODEL_COL)
 
 
+def _version_rank(column: str) -> int:
+    """The data version a benchmark column's tag names, comparable: "v5_..." 50, "v52_..." 52,
+    "v43_..." 43."""
+    digits = re.match(r"v(\d+)_", column)
+    return int(digits.group(1).ljust(2, "0")) if digits else -1
+
+
 def choose_benchmark_column(columns: list[str], version: str, main_target: str) -> str | None:
     """The benchmark column BMC is measured against: the one Numerai names for the version and
-    main target ("v5_lgbm_cyrusd20" for v5.0's `target_cyrusd_20`), else the newest column of
-    a benchmark model of the main target (another version's), else None."""
+    main target ("v5_lgbm_cyrusd20" for v5.0's `target_cyrusd_20`), else the newest version's
+    benchmark of the main target, else None."""
     wanted = benchmark_column(version, main_target)
     if wanted in columns:
         return wanted
     suffix = "_lgbm_" + wanted.partition("_lgbm_")[2]
     same_target = [c for c in columns if c.endswith(suffix)]
-    return same_target[-1] if same_target else None
+    return max(same_target, key=_version_rank, default=None)
 
 
 def read_benchmark(path: Path | None, version: str, main_target: str) -> pd.Series | None:

@@ -106,20 +106,25 @@ class RoundLiveFiles(NamedTuple):
     benchmark: Path | None
 
 
-def local_round_files(root: Path, round_num: int) -> RoundLiveFiles:
+def local_round_files(root: Path, round_num: int, current: bool = True) -> RoundLiveFiles:
     """A version folder's files of a round: `live_<round>.parquet` and
-    `live_benchmark_models_<round>.parquet`, else the plain `live.parquet` and
-    `live_benchmark_models.parquet` (of whatever round the folder holds); no benchmark file when
-    there is none."""
+    `live_benchmark_models_<round>.parquet`; for the `current` round, else the plain
+    `live.parquet` and `live_benchmark_models.parquet` (what a folder holds is the latest
+    round's). No benchmark file when there is none."""
     kept = root / per_round_name(LIVE_FILE, round_num)
     if kept.is_file():
         live, benchmark = kept, root / per_round_name(LIVE_BENCHMARK_FILE, round_num)
-    else:
+    elif current:
         live, benchmark = root / LIVE_FILE, root / LIVE_BENCHMARK_FILE
+    else:
+        raise DatasetError(
+            f"{root} has no {kept.name}, and its {LIVE_FILE} is the latest round's, not round "
+            f"{round_num}'s: put round {round_num}'s live file there as {kept.name}"
+        )
     if not live.is_file():
         raise DatasetError(
-            f"{root} has neither {per_round_name(LIVE_FILE, round_num)} nor {LIVE_FILE}: put the "
-            f"round's live file there (numerapi downloads {LIVE_FILE})"
+            f"{root} has neither {kept.name} nor {LIVE_FILE}: put the round's live file there "
+            f"(numerapi downloads {LIVE_FILE})"
         )
     return RoundLiveFiles(live, benchmark if benchmark.is_file() else None)
 

@@ -154,7 +154,9 @@ def build_cv_report(
             )
             if (name, baseline) in wanted:
                 compared.append([name, baseline])
-    correlations = prediction_correlations(oof_by_model)
+    correlations = prediction_correlations(
+        {name: oof for name, oof in oof_by_model.items() if name != BENCHMARK}
+    )
     return {
         "reference_model": reference,
         "benchmark_column": None if benchmark is None else benchmark.name,

@@ -68,18 +68,23 @@ class NumeraiDataSource(ConfigurableResource):
         )
 
     def fetch_live(
-        self, data_root: Path, round_num: int, client: NumeraiClient | None = None
+        self,
+        data_root: Path,
+        round_num: int,
+        client: NumeraiClient | None = None,
+        current: bool = True,
     ) -> RoundLiveFiles:
         """The live files of round `round_num`: downloaded for that round (`numerai`), the
-        folder's `live_<round>.parquet` or else its `live.parquet` (`local`), or generated for
-        the round (`synthetic`); with the benchmark models file where there is one."""
+        folder's `live_<round>.parquet` or, for the `current` round, its `live.parquet`
+        (`local`), or generated for the round (`synthetic`); with the benchmark models file
+        where there is one."""
         if self.source == "synthetic":
             root = self.fetch(data_root).root
             write_synthetic_live(root, round_num, self.synthetic_preset, self.seed)
             return local_round_files(root, round_num)
         if self.source == "local":
             root = locate_local_dataset(Path(self.data_dir), self.version).root
-            return local_round_files(root, round_num)
+            return local_round_files(root, round_num, current)
         if client is None:
             raise DatasetError("NUMERAI_DATA_SOURCE=numerai needs a Numerai API client")
         folder = data_root / "numerai" / self.version

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource, EnvVar
 
 from numerai_pipeline.numerai_api import NumeraiClient
+from numerai_pipeline.rounds.calendar import RoundCalendar
+
+if TYPE_CHECKING:
+    from numerai_pipeline.resources.data_source import NumeraiDataSource
 
 
 class NumeraiResource(ConfigurableResource):
@@ -56,3 +61,12 @@ def numerai_resource_from_env(
         model_upload_image=os.environ.get("NUMERAI_MODEL_UPLOAD_IMAGE", ""),
         **overrides,
     )
+
+
+def calendar_for(numerai: NumeraiResource, data_source: NumeraiDataSource) -> RoundCalendar:
+    """Numerai's calendar through its API when the data comes from it, an API is configured or
+    credentials are set (what is uploaded must carry Numerai's round numbers); the offline rule
+    otherwise (synthetic or local data, no network, nothing to upload)."""
+    client = numerai.client()
+    uses_api = data_source.source == "numerai" or bool(numerai.api_url) or client.has_credentials
+    return RoundCalendar(client if uses_api else None)

@@ -65,7 +65,7 @@ def upload_model_pickle(
     force: bool = False,
 ) -> ModelUploadResult:
     """Upload `pickle_path` as `model_name`'s hosted model unless this very pickle (by SHA-256)
-    was uploaded for it before. The pickle runs on `data_version` and on `docker_image` (by
+    was uploaded for it and `data_version` before. The pickle runs on `data_version` and on `docker_image` (by
     name; default: the image of this Python). Without credentials nothing is uploaded and the
     result says so (not an error). The ledger is rewritten atomically after an upload."""
     path = Path(pickle_path)
@@ -80,7 +80,8 @@ def upload_model_pickle(
         return result(False, NO_CREDENTIALS)
     ledger_path = Path(ledger_path)
     ledger = read_ledger(ledger_path)
-    previous = ledger.get(model_name, {}).get(sha256)
+    key = f"{sha256} {data_version}"
+    previous = ledger.get(model_name, {}).get(key)
     if previous and not force:
         return result(
             False,
@@ -98,7 +99,7 @@ def upload_model_pickle(
     version_id = _choose(versions, data_version, "data version", "NUMERAI_DATA_VERSION")
     image_id = _choose(images, image, "docker image", "NUMERAI_MODEL_UPLOAD_IMAGE")
     upload_id = client.upload_model(path, models[model_name], version_id, image_id)
-    ledger.setdefault(model_name, {})[sha256] = {
+    ledger.setdefault(model_name, {})[key] = {
         "upload_id": upload_id,
         "model_id": models[model_name],
         "data_version": data_version,

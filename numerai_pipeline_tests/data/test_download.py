@@ -92,3 +92,15 @@ def test_download_works_without_credentials(fake: FakeNumerai, tmp_path: Path):
     client = fake.client(public_id=None, secret_key=None)
     folder = download_numerai_dataset(client, "v5.0", tmp_path / "data")
     assert (folder / "live.parquet").exists()
+
+
+def test_a_live_file_the_round_does_not_list_leaves_no_older_copy(
+    fake: FakeNumerai, served: Path, tmp_path: Path
+):
+    folder = download_numerai_dataset(fake.client(), "v5.0", tmp_path / "data")
+    assert (folder / "live_benchmark_models.parquet").exists()
+    (served / "v5.0" / "live_benchmark_models.parquet").unlink()
+    fake.current_round = 1235
+    download_numerai_dataset(fake.client(), "v5.0", tmp_path / "data")
+    assert not (folder / "live_benchmark_models.parquet").exists()
+    assert (folder / "live_1235.parquet").exists()

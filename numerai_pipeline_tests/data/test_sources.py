@@ -12,6 +12,7 @@ from numerai_pipeline.data import sources
 from numerai_pipeline.data.sources import (
     DatasetFiles,
     ensure_synthetic_dataset,
+    local_round_files,
     locate_local_dataset,
 )
 
@@ -77,3 +78,13 @@ def test_ensure_synthetic_unknown_preset(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="unknown synthetic preset 'nope'; set NUMERAI_SYN"):
         ensure_synthetic_dataset(tmp_path, "v5.0", "nope", 0)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_past_rounds_live_file_must_be_kept_under_its_round(tiny_dataset: Path, tmp_path: Path):
+    root = shutil.copytree(tiny_dataset, tmp_path / "v5.0")
+    assert local_round_files(root, 1234).live == root / "live.parquet"  # the current round
+    with pytest.raises(DatasetError, match="no live_1200.parquet.*latest round's, not round 1200"):
+        local_round_files(root, 1200, current=False)
+    shutil.copy(root / "live.parquet", root / "live_1200.parquet")
+    kept = local_round_files(root, 1200, current=False)
+    assert kept.live == root / "live_1200.parquet" and kept.benchmark is None

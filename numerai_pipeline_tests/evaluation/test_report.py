@@ -101,6 +101,8 @@ def test_bmc_is_numerai_tools_contribution_against_the_benchmark_on_the_eras_it_
     )
     assert row["corr_mean"] == pytest.approx(expected.mean(), abs=1e-12)
     assert "BMC on 8 eras (against `v5_lgbm_cyrusd20`)" in report_markdown(report)
+    without = build_cv_report(frames, lambda idx: features[ids.get_indexer(idx)], None)
+    assert report["prediction_correlations"] == without["prediction_correlations"]
 
 
 def test_models_scored_together_get_the_scores_they_get_alone():

@@ -48,7 +48,7 @@ def test_a_pickle_is_uploaded_once_for_this_python_and_data_version(fake, pickle
     python = "Python {}.{}".format(*sys.version_info[:2])
     assert sent.docker_image_id == fake.docker_images[python] and first.docker_image == python
     ledger = json.loads((tmp_path / "ledger.json").read_text())
-    assert ledger["alpha"][file_sha256(pickle_file)]["upload_id"] == first.upload_id
+    assert ledger["alpha"][f"{file_sha256(pickle_file)} v5.0"]["upload_id"] == first.upload_id
 
     again = upload(fake, pickle_file, tmp_path)
     assert not again.uploaded and again.reason.startswith(ALREADY_UPLOADED)
@@ -57,7 +57,8 @@ def test_a_pickle_is_uploaded_once_for_this_python_and_data_version(fake, pickle
     pickle_file.write_bytes(b"pickled predict, version 2")  # a new champion
     assert upload(fake, pickle_file, tmp_path).uploaded and len(fake.model_uploads) == 2
     assert upload(fake, pickle_file, tmp_path, force=True).uploaded
-    assert len(fake.model_uploads) == 3
+    assert upload(fake, pickle_file, tmp_path, data_version="v5.2").uploaded  # another version
+    assert len(fake.model_uploads) == 4
 
 
 def test_without_credentials_nothing_is_uploaded(fake, pickle_file, tmp_path):
