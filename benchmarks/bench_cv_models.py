@@ -33,7 +33,6 @@ from numerai_pipeline.core.eras import sorted_eras
 from numerai_pipeline.core.folds import EraFold, era_cv_splits
 from numerai_pipeline.core.schema import feature_columns, target_columns
 from numerai_pipeline.core.scoring import per_era_corr, standard_error
-from numerai_pipeline.core.targets import target_span_eras
 from numerai_pipeline.core.training_data import TrainingData
 from numerai_pipeline.data.loading import read_numerai_parquet
 from numerai_pipeline.data.synthetic import (
@@ -45,11 +44,11 @@ from numerai_pipeline.data.synthetic import (
 )
 from numerai_pipeline.evaluation.oof import fold_predictions
 from numerai_pipeline.evaluation.report import TARGET_SPAN
-from numerai_pipeline.features.era_context import EraContext, build_era_context, summary_groups
+from numerai_pipeline.features.era_context import era_context_of_rows
 from numerai_pipeline.models.base import TournamentModel
 from numerai_pipeline.models.device import select_device
 from numerai_pipeline.models.roster import PRESETS, SPECS, ModelInputs, NeuralPreset
-from numerai_pipeline.models.training import NeuralModel, era_offsets
+from numerai_pipeline.models.training import NeuralModel
 from numerai_pipeline.models.xgb import XGBoostConfig, XGBoostModel
 
 MODELS = ("xgboost", "ridge", "mtm", "mtm_no_pretrain", "mlp", "rnn", "rnn_no_context")
@@ -78,17 +77,6 @@ def load_rows(folder: Path) -> tuple[TrainingData, pd.Series | None]:
     signal_path = folder / "synthetic_signal.parquet"
     signal = read_signal(signal_path).reindex(frame.index) if signal_path.exists() else None
     return data, signal
-
-
-def era_context(data: TrainingData) -> EraContext:
-    """The era-context table of the loaded rows' eras, built one era at a time."""
-    offsets = era_offsets(data.eras)
-    chunks = (
-        (data.features[a:b], data.main_target[a:b], data.eras[a:b])
-        for a, b in zip(offsets[:-1], offsets[1:], strict=True)
-    )
-    groups = summary_groups(data.feature_names, {})
-    return build_era_context(chunks, groups, target_span_eras(data.target_names[0]))
 
 
 def preset_configs(name: str, items: list[str]) -> tuple[NeuralPreset, int]:
@@ -261,7 +249,7 @@ def main() -> None:
     print(f"{len(data.eras)} rows, {data.features.shape[1]} features; neural preset: {preset}")
 
     names = args.models.split(",")
-    context = era_context(data) if {"rnn", "rnn_no_context"} & set(names) else None
+    context = era_context_of_rows(data, {}) if {"rnn", "rnn_no_context"} & set(names) else None
     inputs = ModelInputs(preset, device=str(select_device()), era_context=context)
     preds, fit_s, test_rows = cross_validate(names, data, folds, inputs, seed, folder, args.cache)
     rows = np.concatenate(test_rows)

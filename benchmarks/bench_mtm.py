@@ -31,9 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from numerai_pipeline.core.targets import target_span_eras
 from numerai_pipeline.core.training_data import TrainingData
-from numerai_pipeline.features.era_context import EraContext, build_era_context, summary_groups
+from numerai_pipeline.features.era_context import EraContext, era_context_of_rows
 from numerai_pipeline.features.grouping import default_n_groups
 from numerai_pipeline.models.device import autocast, select_device
 from numerai_pipeline.models.losses import supervised_loss
@@ -45,7 +44,7 @@ from numerai_pipeline.models.mtm.objective import expected_value, masked_loss
 from numerai_pipeline.models.mtm.tokenizers import group_index
 from numerai_pipeline.models.rnn import RNNConfig, RNNModel, RNNNet
 from numerai_pipeline.models.roster import PRESETS, NeuralPreset
-from numerai_pipeline.models.training import GRAD_CLIP, NeuralModel, adamw, era_offsets
+from numerai_pipeline.models.training import GRAD_CLIP, NeuralModel, adamw
 
 
 @dataclass
@@ -103,17 +102,6 @@ def synthetic_data(n_eras: int, rows: int, n_features: int, n_targets: int) -> T
         [f"feature_{i}" for i in range(n_features)],
         ["target"] + [f"target_{i}_20" for i in range(1, n_targets)],
     )
-
-
-def synthetic_context(data: TrainingData) -> EraContext:
-    """The era-context table of the data's eras, built one era at a time."""
-    offsets = era_offsets(data.eras)
-    chunks = (
-        (data.features[a:b], data.main_target[a:b], data.eras[a:b])
-        for a, b in zip(offsets[:-1], offsets[1:], strict=True)
-    )
-    groups = summary_groups(data.feature_names, {})
-    return build_era_context(chunks, groups, target_span_eras(data.target_names[0]))
 
 
 def mtm_network(config: MTMConfig, n_features: int, n_targets: int) -> MTM:
@@ -358,7 +346,7 @@ def rnn_bench(
     """The RNN: its one supervised step over whole eras with their context sequences (the
     latest eras of the data's context table); a fit of one epoch."""
     config, train = preset.rnn, preset.row_train
-    context = synthetic_context(data)
+    context = era_context_of_rows(data, {})
     net = rnn_network(config, context, args.features, args.targets).to(device)
     k = min(train.eras_per_batch, args.eras)
     sequences = context.sequences(list(context.eras[-k:]), config.context_eras)

@@ -22,6 +22,7 @@ from numerai_pipeline.evaluation.oof import stack_folds
 from numerai_pipeline.evaluation.report import (
     BENCHMARK,
     build_cv_report,
+    ensemble_verdict,
     report_markdown,
     write_report_files,
 )
@@ -119,6 +120,7 @@ def cv_report(
         benchmark=benchmark,
     )
     summary = ensemble_summary(ensemble)
+    summary["verdict"] = ensemble_verdict(report, ENSEMBLE, best, ensemble.members)
     report["ensemble"], report["champion"] = summary, summary["champion"]
     report["main_target"] = feature_matrix.main_target
     paths = write_report_files(report, home.paths.reports)

@@ -182,6 +182,33 @@ def prediction_correlations(oof_by_model: dict[str, pd.DataFrame]) -> pd.DataFra
     return per_era.groupby(level=1).mean().reindex(index=names, columns=names)
 
 
+def ensemble_verdict(report: dict, ensemble: str, best: str, members: Sequence[str]) -> str:
+    """Whether the `ensemble` row beat the best single model's CV CORR, with the numbers that say
+    why not: the paired per-era difference, the drawdowns and how alike the `members`' predictions
+    are (blending gains little over members that agree)."""
+    if ensemble not in report["models"]:
+        return f"No `{ensemble}` row: with one CV fold there are no earlier folds to choose from."
+    vs = report["models"][ensemble].get("vs_" + best)
+    if vs is None or vs["corr_diff_vs_reference_mean"] is None:
+        return f"`{ensemble}` and `{best}` share no scored eras: no comparison."
+    diff, se = vs["corr_diff_vs_reference_mean"], vs["corr_diff_vs_reference_se"] or float("nan")
+    ahead = "ahead of" if diff > 0 else "behind"
+    noise = " (within 2 SE: noise)" if abs(diff) < 2 * se else ""
+    text = f"`{ensemble}` is {ahead} the best single model `{best}`: {diff:+.4f} ± {se:.4f}{noise}"
+    if diff > 0:
+        return text + "."
+    corr = report["prediction_correlations"]
+    pairs = [corr.get(a, {}).get(b) for i, a in enumerate(members) for b in members[i + 1 :]]
+    pairs = [value for value in pairs if value is not None]
+    dd = {name: report["models"][name]["max_drawdown"] for name in (ensemble, best)}
+    if pairs:
+        text += (
+            f": the candidates' predictions correlate {min(pairs):.2f}-{max(pairs):.2f} per era"
+            f" (mean {np.mean(pairs):.2f})"
+        )
+    return text + f"; max drawdown {_fmt(dd[ensemble], 3)} against {_fmt(dd[best], 3)}."
+
+
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -196,6 +223,8 @@ def report_markdown(report: dict) -> str:
         lines += [f"Scored against `target`, Numerai's `{report['main_target']}`.", ""]
     if champion:
         lines += [f"**Champion**: {champion['blend']}. {champion['reason']}.", ""]
+    if report.get("ensemble", {}).get("verdict"):
+        lines += [report["ensemble"]["verdict"], ""]
     lines += [
         "| model | CORR ± SE | Sharpe | max DD | MMC | BMC | exposure |",
         "|---|---|---|---|---|---|---|",

@@ -19,6 +19,7 @@ import numpy as np
 from numerai_pipeline.core.eras import era_sort_key, sorted_eras
 from numerai_pipeline.core.schema import ERA_COL, TARGET_COL, ordinal_values
 from numerai_pipeline.core.targets import target_span_eras
+from numerai_pipeline.core.training_data import TrainingData
 from numerai_pipeline.data.loading import read_numerai_era_chunks, read_numerai_rows
 from numerai_pipeline.features.engineering import FeatureMatrix
 from numerai_pipeline.features.screening import per_era_feature_corr
@@ -165,3 +166,15 @@ def era_context_of(matrix: FeatureMatrix) -> EraContext:
                 yield rows.features, target, rows.labels[ERA_COL].to_numpy(dtype=object)
 
     return build_era_context(chunks(), groups, target_span_eras(TARGET_COL))
+
+
+def era_context_of_rows(data: TrainingData, groups: dict[str, list[str]]) -> EraContext:
+    """The table of the eras of rows already in memory (in era order), one era at a time."""
+    change = np.flatnonzero(data.eras[1:] != data.eras[:-1]) + 1
+    starts, ends = np.r_[0, change], np.r_[change, len(data.eras)]
+    chunks = (
+        (data.features[a:b], data.main_target[a:b], data.eras[a:b])
+        for a, b in zip(starts, ends, strict=True)
+    )
+    span = target_span_eras(data.target_names[0])
+    return build_era_context(chunks, summary_groups(data.feature_names, groups), span)

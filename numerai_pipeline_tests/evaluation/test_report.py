@@ -9,6 +9,7 @@ from numerai_pipeline.core.scoring import per_era_corr, standard_error
 from numerai_pipeline.evaluation.metrics import per_era_contribution
 from numerai_pipeline.evaluation.report import (
     build_cv_report,
+    ensemble_verdict,
     report_markdown,
     score_model,
     write_report_files,
@@ -150,3 +151,29 @@ def test_comparisons_add_paired_differences_between_named_models():
         build_cv_report(frames, lambda idx: features[ids.get_indexer(idx)], meta)
     )
     assert "| mtm - noise |" not in plain
+
+
+def test_the_verdict_says_with_numbers_why_the_ensemble_did_not_beat_the_best_model():
+    frames, features, ids, _ = oof_frames()
+    # a blend of the two good models and noise: behind the best model, correlated with it
+    blend = frames["xgboost"]["prediction"] + frames["noise"]["prediction"]
+    frames["ensemble"] = frames["xgboost"].assign(prediction=blend)
+    report = build_cv_report(
+        frames, lambda idx: features[ids.get_indexer(idx)], comparisons=[("ensemble", "xgboost")]
+    )
+    verdict = ensemble_verdict(report, "ensemble", "xgboost", ["xgboost", "mtm", "noise"])
+    vs = report["models"]["ensemble"]["vs_xgboost"]
+    assert vs["corr_diff_vs_reference_mean"] < 0
+    assert f"{vs['corr_diff_vs_reference_mean']:+.4f}" in verdict and "behind" in verdict
+    correlations = pd.DataFrame(report["prediction_correlations"])
+    assert f"{correlations.loc['xgboost', 'mtm']:.2f} per era" in verdict  # the most alike pair
+    report["ensemble"] = {"verdict": verdict}
+    assert verdict in report_markdown(report)
+    sharper = frames["xgboost"]["target"] + np.random.default_rng(1).normal(size=len(blend))
+    frames["ensemble"] = frames["xgboost"].assign(prediction=sharper)
+    report = build_cv_report(
+        frames, lambda idx: features[ids.get_indexer(idx)], comparisons=[("ensemble", "xgboost")]
+    )
+    ahead = ensemble_verdict(report, "ensemble", "xgboost", ["xgboost", "mtm"])
+    assert "ahead of" in ahead and "correlate" not in ahead
+    assert "one CV fold" in ensemble_verdict(report, "nested", "xgboost", ["xgboost", "mtm"])

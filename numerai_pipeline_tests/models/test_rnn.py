@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from numerai_pipeline.core.targets import target_span_eras
 from numerai_pipeline.core.training_data import TrainingData
-from numerai_pipeline.features.era_context import build_era_context, summary_groups
+from numerai_pipeline.features.era_context import (
+    build_era_context,
+    era_context_of_rows,
+    summary_groups,
+)
 from numerai_pipeline.models.rnn import RNNConfig, RNNModel
 from numerai_pipeline.models.training import TrainConfig
 from numerai_pipeline_tests.helpers import tiny_context, tiny_data
@@ -108,3 +113,18 @@ def test_context_chunks_must_hold_whole_eras() -> None:
     ]
     with pytest.raises(ValueError, match="whole eras"):
         build_era_context(chunks, groups, SPAN)
+
+
+def test_context_of_rows_in_memory_is_the_whole_table_of_their_eras() -> None:
+    data = tiny_data(n_eras=12)
+    groups = {"first": data.feature_names[:3], "rest": data.feature_names[3:]}
+    table = era_context_of_rows(data, groups)
+    whole = build_era_context(
+        [(data.features, data.main_target, data.eras)],
+        summary_groups(data.feature_names, groups),
+        target_span_eras(data.target_names[0]),
+    )
+    assert table.eras == whole.eras and table.span == whole.span
+    assert len(table.groups) == 2
+    np.testing.assert_array_equal(table.summaries, whole.summaries)
+    np.testing.assert_array_equal(table.correlations, whole.correlations)
