@@ -30,11 +30,17 @@ GPU_STEP = {
                     "requests": {"nvidia.com/gpu": "1"},
                     "limits": {"nvidia.com/gpu": "1"},
                 }
-            }
+            },
+            "pod_spec_config": {
+                "tolerations": [
+                    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+                ]
+            },
         }
     },
 }
-"""Neural steps: one at a time per GPU (pool `gpu`), and a GPU pod under the k8s executor."""
+"""Neural steps: one at a time per GPU (pool `gpu`), and under the k8s executor a pod that
+requests a GPU and tolerates GPU nodes' usual `nvidia.com/gpu` taint."""
 
 
 class ModelConfig(Config):

@@ -146,6 +146,9 @@ def test_only_the_gpu_step_requests_a_gpu(
     _, xgboost = step_pods["cv__xgboost"]
     assert gpus(mtm) == ("1", "1")
     assert gpus(xgboost) == (None, None)
+    tolerated = {(t.key, t.effect) for t in mtm.tolerations or []}
+    assert (GPU, "NoSchedule") in tolerated  # GPU nodes are usually tainted
+    assert not any(t.key == GPU for t in xgboost.tolerations or [])
     for spec in (mtm, xgboost):
         requests = spec.containers[0].resources.requests
         assert {key: requests[key] for key in wanted} == wanted
