@@ -33,6 +33,18 @@ def in_era_order(eras: np.ndarray) -> bool:
     return list(runs) == sorted_eras(runs)
 
 
+def era_offsets(eras: np.ndarray) -> np.ndarray:
+    """Row offsets of each era's run of rows, length n_eras + 1 (rows must be in era order)."""
+    change = np.flatnonzero(eras[1:] != eras[:-1]) + 1
+    return np.concatenate([[0], change, [len(eras)]]).astype(np.int64)
+
+
+def era_runs(eras: np.ndarray) -> list[slice]:
+    """The run of rows of each era (rows in era order)."""
+    offsets = era_offsets(eras)
+    return [slice(int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+
+
 def era_numbers(ordered: Sequence[str]) -> np.ndarray:
     """Era numbers of chronologically ordered eras ("0007" -> 7), or their positions when some
     label is not numeric: distances between eras in weeks."""

@@ -16,9 +16,6 @@ FEATURE_PREFIX = "feature_"
 TARGET_PREFIX = "target"
 META_MODEL_COL = "numerai_meta_model"
 
-FEATURE_DTYPE = "int8"
-TARGET_DTYPE = "float32"
-FEATURE_VALUES = (0, 1, 2, 3, 4)
 MISSING_FEATURE = -1
 """int8 sentinel for a feature value that is NaN in the source file (Numerai itself stores 2)."""
 
@@ -32,7 +29,6 @@ def ordinal_values(features: np.ndarray) -> np.ndarray:
 
 KNOWN_VERSIONS = ("v4.3", "v5.0", "v5.1", "v5.2", "v5.3")
 """Versions this release has seen; any other label is accepted too (for messages only)."""
-DATA_TYPES = ("train", "validation", "live")
 LIVE_FILE = "live.parquet"
 LIVE_BENCHMARK_FILE = "live_benchmark_models.parquet"
 VALIDATION_BENCHMARK_FILE = "validation_benchmark_models.parquet"

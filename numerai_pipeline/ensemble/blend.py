@@ -14,6 +14,7 @@ import pandas as pd
 from numerai_tools.scoring import gaussian, neutralize, rank
 from scipy.optimize import minimize
 
+from numerai_pipeline.core.eras import era_runs
 from numerai_pipeline.core.schema import ordinal_values
 
 PROPORTIONS = (0.0, 0.25, 0.5, 1.0)
@@ -32,13 +33,6 @@ class Blend:
     def describe(self) -> str:
         parts = ", ".join(f"{m} {w:.2f}" for m, w in self.weights.items() if w > 0)
         return f"{self.name} ({parts}; neutralized {self.neutralization:g})"
-
-
-def era_runs(eras: np.ndarray) -> list[slice]:
-    """The run of rows of each era (rows in era order)."""
-    change = np.flatnonzero(eras[1:] != eras[:-1]) + 1
-    bounds = np.r_[0, change, len(eras)]
-    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def gaussianize(predictions: np.ndarray) -> np.ndarray:

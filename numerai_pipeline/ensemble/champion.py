@@ -17,16 +17,19 @@ import numpy as np
 import pandas as pd
 from numerai_tools.scoring import rank
 
+from numerai_pipeline.core.eras import era_runs
 from numerai_pipeline.core.schema import ERA_COL, feature_block
-from numerai_pipeline.ensemble.blend import Blend, MemberMatrix, era_runs
+from numerai_pipeline.ensemble.blend import Blend, MemberMatrix
+from numerai_pipeline.evaluation.metrics import sharpe
 from numerai_pipeline.models.base import TournamentModel
 from numerai_pipeline.models.saved import load_model, save_model
 from numerai_pipeline.storage.atomic import atomic_dir
 
 
 def _sharpe(scores: pd.Series) -> float:
-    std = float(np.std(scores))
-    return float(np.mean(scores)) / std if std > 0 else float("-inf")
+    """Sharpe of per-era CORR for ranking; scores without spread rank last."""
+    value = sharpe(scores)
+    return value if np.isfinite(value) else float("-inf")
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,10 @@ def ensemble_verdict(report: dict, ensemble: str, best: str, members: Sequence[s
     diff, se = vs["corr_diff_vs_reference_mean"], vs["corr_diff_vs_reference_se"] or float("nan")
     ahead = "ahead of" if diff > 0 else "behind"
     noise = " (within 2 SE: noise)" if abs(diff) < 2 * se else ""
-    text = f"`{ensemble}` is {ahead} the best single model `{best}`: {diff:+.4f} ± {se:.4f}{noise}"
+    text = (
+        f"CORR: `{ensemble}` is {ahead} `{best}`, the single model with the best CV CORR, by "
+        f"{diff:+.4f} ± {se:.4f}{noise}"
+    )
     if diff > 0:
         return text + "."
     corr = report["prediction_correlations"]

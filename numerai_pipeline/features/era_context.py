@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerai_pipeline.core.eras import era_sort_key, sorted_eras
+from numerai_pipeline.core.eras import era_runs, era_sort_key, sorted_eras
 from numerai_pipeline.core.schema import ERA_COL, TARGET_COL, ordinal_values
 from numerai_pipeline.core.targets import target_span_eras
 from numerai_pipeline.core.training_data import TrainingData
@@ -126,13 +126,12 @@ def build_era_context(
     labels: list[str] = []
     summaries, correlations = [], []
     for features, target, eras in chunks:
-        change = np.flatnonzero(eras[1:] != eras[:-1]) + 1
-        starts, ends = np.r_[0, change], np.r_[change, len(eras)]
-        labels += [str(e) for e in eras[starts]]
-        summaries += [era_summary(features[a:b], groups) for a, b in zip(starts, ends, strict=True)]
+        runs = era_runs(eras)
+        labels += [str(eras[run.start]) for run in runs]
+        summaries += [era_summary(features[run], groups) for run in runs]
         corr_eras, corr = per_era_feature_corr(features, target, eras, deviation=False)
         by_era = dict(zip(corr_eras, corr.astype(np.float32), strict=True))
-        correlations += [by_era[str(e)] for e in eras[starts]]
+        correlations += [by_era[str(eras[run.start])] for run in runs]
     order = sorted(range(len(labels)), key=lambda i: era_sort_key(labels[i]))
     ordered = [labels[i] for i in order]
     if len(set(ordered)) < len(ordered):
@@ -170,11 +169,8 @@ def era_context_of(matrix: FeatureMatrix) -> EraContext:
 
 def era_context_of_rows(data: TrainingData, groups: dict[str, list[str]]) -> EraContext:
     """The table of the eras of rows already in memory (in era order), one era at a time."""
-    change = np.flatnonzero(data.eras[1:] != data.eras[:-1]) + 1
-    starts, ends = np.r_[0, change], np.r_[change, len(data.eras)]
     chunks = (
-        (data.features[a:b], data.main_target[a:b], data.eras[a:b])
-        for a, b in zip(starts, ends, strict=True)
+        (data.features[run], data.main_target[run], data.eras[run]) for run in era_runs(data.eras)
     )
     span = target_span_eras(data.target_names[0])
     return build_era_context(chunks, summary_groups(data.feature_names, groups), span)

@@ -7,16 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from numerai_pipeline.features.era_context import EraContext
 from numerai_pipeline.models.base import TournamentModel
-from numerai_pipeline.models.mlp import MLPConfig
 from numerai_pipeline.models.mtm.config import MTMConfig
-from numerai_pipeline.models.rnn import RNNConfig
-from numerai_pipeline.models.training import TrainConfig
 from numerai_pipeline.models.xgb import XGBoostConfig
+
+if TYPE_CHECKING:  # torch modules: loaded when a preset is built, not with the definitions
+    from numerai_pipeline.models.mlp import MLPConfig
+    from numerai_pipeline.models.rnn import RNNConfig
+    from numerai_pipeline.models.training import TrainConfig
 
 PRESETS = ("cpu_demo", "gpu", "tiny")
 
@@ -36,6 +39,10 @@ class NeuralPreset:
     def named(cls, name: str, seed: int = 0) -> NeuralPreset:
         """`cpu_demo` (2 CPU cores, the demo data within `make run`'s time: the selection fits
         train on every 2nd inner era), `gpu` (one GPU, full Numerai data) or `tiny` (tests)."""
+        from numerai_pipeline.models.mlp import MLPConfig
+        from numerai_pipeline.models.rnn import RNNConfig
+        from numerai_pipeline.models.training import TrainConfig
+
         if name not in PRESETS:
             raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)}")
         if name == "cpu_demo":

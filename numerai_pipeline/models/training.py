@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from numerai_pipeline.core.eras import subsample_eras
+from numerai_pipeline.core.eras import era_offsets, subsample_eras
 from numerai_pipeline.core.folds import HOLDOUT_FRACTION, split_holdout
 from numerai_pipeline.core.scoring import mean_corr
 from numerai_pipeline.core.targets import embargo_for_target
@@ -101,12 +101,6 @@ def seed_everything(seed: int) -> None:
 def epoch_seed(seed: int, *parts: int) -> int:
     """A seed for one epoch of one phase, so a resumed fit draws exactly what it would have."""
     return int(np.random.SeedSequence([seed, *parts]).generate_state(1)[0])
-
-
-def era_offsets(eras: np.ndarray) -> np.ndarray:
-    """Row offsets of each era's run of rows, length n_eras + 1 (rows must be in era order)."""
-    change = np.flatnonzero(eras[1:] != eras[:-1]) + 1
-    return np.concatenate([[0], change, [len(eras)]])
 
 
 def era_batches(

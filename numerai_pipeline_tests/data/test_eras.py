@@ -7,6 +7,8 @@ import pytest
 
 from numerai_pipeline.core.eras import (
     era_numbers,
+    era_offsets,
+    era_runs,
     in_era_order,
     in_eras,
     sorted_eras,
@@ -115,3 +117,10 @@ def test_in_era_order_needs_one_chronological_run_per_era():
     assert not order("0002", "0001")  # runs out of order
     assert not order("0001", "0002", "0001")  # an era in two runs
     assert order("9", "10") and not order("10", "9")  # chronological, not string order
+
+
+def test_era_runs_are_the_rows_of_each_era_in_order():
+    eras = np.array(["0001", "0001", "0002", "0003", "0003", "0003"], dtype=object)
+    assert era_offsets(eras).tolist() == [0, 2, 3, 6]
+    assert [(run.start, run.stop) for run in era_runs(eras)] == [(0, 2), (2, 3), (3, 6)]
+    assert era_offsets(eras[:1]).tolist() == [0, 1]

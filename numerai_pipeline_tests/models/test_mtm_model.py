@@ -8,8 +8,8 @@ import numpy as np
 
 from numerai_pipeline.core.training_data import TrainingData
 from numerai_pipeline.features.screening import LINEAR_MIN_T, U_SHAPE_MIN_T, screened_features
-from numerai_pipeline.models.mtm import MTMConfig, MTMModel
-from numerai_pipeline.models.mtm.model import select_targets
+from numerai_pipeline.models.mtm.config import MTMConfig
+from numerai_pipeline.models.mtm.model import MTMModel, select_targets
 from numerai_pipeline.models.training import TrainConfig
 from numerai_pipeline_tests.features.test_screening import persistent_stocks
 from numerai_pipeline_tests.helpers import tiny_data

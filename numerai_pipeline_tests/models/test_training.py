@@ -14,7 +14,8 @@ from numerai_pipeline.core.folds import HOLDOUT_FRACTION, split_holdout
 from numerai_pipeline.core.targets import embargo_for_target
 from numerai_pipeline.models.losses import supervised_loss
 from numerai_pipeline.models.mlp import MLPConfig, MLPModel
-from numerai_pipeline.models.mtm import MTMConfig, MTMModel
+from numerai_pipeline.models.mtm.config import MTMConfig
+from numerai_pipeline.models.mtm.model import MTMModel
 from numerai_pipeline.models.rnn import RNNConfig, RNNModel
 from numerai_pipeline.models.training import NeuralModel, TrainConfig
 from numerai_pipeline_tests.helpers import tiny_context, tiny_data

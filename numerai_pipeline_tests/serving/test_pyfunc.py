@@ -18,7 +18,8 @@ from numerai_pipeline.core.training_data import TrainingData
 from numerai_pipeline.ensemble.blend import Blend
 from numerai_pipeline.ensemble.champion import Champion
 from numerai_pipeline.models.mlp import MLPConfig, MLPModel
-from numerai_pipeline.models.mtm import MTMConfig, MTMModel
+from numerai_pipeline.models.mtm.config import MTMConfig
+from numerai_pipeline.models.mtm.model import MTMModel
 from numerai_pipeline.models.ridge import RidgeModel
 from numerai_pipeline.models.rnn import RNNConfig, RNNModel
 from numerai_pipeline.models.saved import load_model, save_model

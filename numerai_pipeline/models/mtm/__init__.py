@@ -1,6 +1,2 @@
-"""The Masked Trajectory Model (Wu et al., ICML 2023) over the tokens of a Numerai row."""
-
-from numerai_pipeline.models.mtm.config import MTMConfig
-from numerai_pipeline.models.mtm.model import MTMModel
-
-__all__ = ["MTMConfig", "MTMModel"]
+"""The Masked Trajectory Model (Wu et al., ICML 2023) over the tokens of a Numerai row:
+`config`, `tokenizers`, `masks`, `network`, `objective`, and `model` (the fitted model)."""
